@@ -1,0 +1,52 @@
+# Molodets: one command runner. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export MOLODETS_DATA_DIR ?= ./var
+
+.DEFAULT_GOAL := help
+
+$(BIN)/molodets: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(BIN)/molodets ## create .venv and install Molodets with its dev tools
+
+.PHONY: run
+run: install ## migrate, seed demo content on an empty database, and serve on http://$(HOST):$(PORT)
+	$(BIN)/molodets migrate
+	$(BIN)/molodets demo --if-empty
+	$(BIN)/molodets serve --host $(HOST) --port $(PORT)
+
+.PHONY: lint
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+.PHONY: test
+test: lint ## lint, then the whole test suite (SQLite; PostgreSQL/Redis when MOLODETS_DATABASE_URL/REDIS_URL are set)
+	$(BIN)/pytest -q
+
+.PHONY: format
+format: install ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+.PHONY: messages
+messages: install ## extract translatable strings and update the ru/en catalogs
+	$(BIN)/pybabel extract -F src/molodets/web/babel.cfg -o src/molodets/web/translations/messages.pot src/molodets
+	$(BIN)/pybabel update -i src/molodets/web/translations/messages.pot -d src/molodets/web/translations
+
+.PHONY: clean
+clean: ## remove the virtualenv, caches and local data (./var)
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'

@@ -1,0 +1,3 @@
+"""Molodets: a short vertical video platform."""
+
+__version__ = "0.1.0"

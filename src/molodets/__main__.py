@@ -1,0 +1,5 @@
+import sys
+
+from molodets.cli import main
+
+sys.exit(main())

@@ -1,0 +1,80 @@
+"""The ASGI application: routers of every domain, error handlers, middleware, health and
+metrics. Built around a `Runtime`, so tests and commands can build apps on any settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from molodets import health
+from molodets.accounts import api as accounts_api
+from molodets.accounts.auth import CrossSiteGuard
+from molodets.errors import install_error_handlers
+from molodets.observability import BodyLimitMiddleware, RequestContextMiddleware
+from molodets.runtime import Runtime
+from molodets.storage import LocalStorage
+from molodets.web import STATIC_DIR
+from molodets.web import pages as web_pages
+
+AVATAR_PATHS = ("/api/v1/me/avatar", "/settings/avatar")
+# Paths that enforce their own limits on streamed bodies (tus uploads, later).
+UNLIMITED_PREFIXES = ("/api/v1/uploads",)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(runtime.close)
+
+    app = FastAPI(
+        title="Molodets API",
+        version="1",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+
+    def body_limit(path: str) -> int | None:
+        if path.startswith(UNLIMITED_PREFIXES):
+            return None
+        if path in AVATAR_PATHS:
+            # Multipart framing adds a little to the file itself.
+            return settings.avatar_max_bytes + 64 * 1024
+        return settings.request_max_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(CrossSiteGuard, public_base_url=settings.public_base_url)
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(accounts_api.router)
+    app.include_router(web_pages.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is alive (nothing else is checked: a liveness probe must not cascade)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        return health.readiness_response(runtime)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if isinstance(runtime.storage, LocalStorage):
+        app.mount("/media", StaticFiles(directory=runtime.storage.root, check_dir=False), name="media")
+    return app

@@ -1,0 +1,190 @@
+"""The `molodets` command: serve, web, worker, migrate, user create, demo.
+
+Every failure an operator can cause (a bad setting, a taken username, an unreachable database)
+ends with one line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import structlog
+import uvicorn
+from sqlalchemy.exc import OperationalError
+
+from molodets.errors import Problem
+from molodets.logging import configure_logging
+from molodets.settings import Settings, SettingsError, load_settings
+
+log = structlog.get_logger("molodets.cli")
+
+
+class CommandError(Exception):
+    """A failure to report as one line and exit status 1."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    settings = load_settings(**overrides)
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    return settings
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from molodets.migrations import upgrade
+
+    settings = _settings(args)
+    upgrade(settings)
+    print("database is up to date")
+
+
+def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
+    from molodets.app import create_app
+    from molodets.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    app = create_app(runtime)
+    url = f"http://{settings.host}:{settings.port}"
+    if with_jobs:
+        runtime.jobs.start_consumers(settings.job_workers)
+    print(f"Molodets is running on {url}  (Ctrl+C to stop)", flush=True)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
+    finally:
+        if with_jobs:
+            runtime.jobs.stop_consumers()
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Embedded mode: web, job consumers and the periodic scheduler in one process."""
+    from molodets.migrations import upgrade
+
+    settings = _settings(args)
+    if settings.is_sqlite:
+        # One process owns its SQLite file, so migrating at start is safe here (unlike N web
+        # processes on PostgreSQL racing each other, which run `molodets migrate` once instead).
+        upgrade(settings)
+    _run_uvicorn(settings, with_jobs=True)
+
+
+def cmd_web(args: argparse.Namespace) -> None:
+    """Scale-out web process: no job consumers, no migrations."""
+    _run_uvicorn(_settings(args), with_jobs=False)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from molodets.runtime import build_runtime
+
+    settings = _settings(args)
+    runtime = build_runtime(settings)
+    queues = args.queue or ["default", "media"]
+    print(f"worker consuming {', '.join(queues)}", flush=True)
+    runtime.jobs.run_worker(queues, workers=args.workers or settings.job_workers, scheduler=not args.no_scheduler)
+
+
+def cmd_user_create(args: argparse.Namespace) -> None:
+    from molodets.accounts import service
+    from molodets.accounts.models import Role
+    from molodets.db import Database, transaction
+
+    settings = _settings(args)
+    password = args.password or os.environ.get("MOLODETS_NEW_USER_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise CommandError("give --password (or MOLODETS_NEW_USER_PASSWORD) when not at a terminal")
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat: ") != password:
+            raise CommandError("the passwords differ")
+    role = Role.ADMIN if args.admin else Role.MODERATOR if args.moderator else Role.USER
+    db = Database(settings.resolved_database_url)
+    try:
+        with transaction(db.sessions) as session:
+            user = service.do_sign_up(
+                session,
+                username=args.username,
+                password=password,
+                display_name=args.display_name,
+                email=args.email,
+                role=role,
+            )
+        print(f"created {role.value} @{user.username} (id {user.id})")
+    finally:
+        db.dispose()
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from molodets.demo import seed_demo
+
+    settings = _settings(args)
+    created = seed_demo(settings, only_if_empty=args.if_empty)
+    print(created)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="molodets", description="Molodets short-video platform")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], None], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    for name, handler, text in (
+        ("serve", cmd_serve, "run web, jobs and scheduler in one process (embedded mode)"),
+        ("web", cmd_web, "run a web process only (scale-out mode)"),
+    ):
+        sub = add(name, handler, text)
+        sub.add_argument("--host", help="address to bind (default 127.0.0.1, or MOLODETS_HOST)")
+        sub.add_argument("--port", type=int, help="port to bind (default 8000, or MOLODETS_PORT)")
+
+    worker = add("worker", cmd_worker, "run job consumers (scale-out mode)")
+    worker.add_argument("--queue", action="append", choices=["default", "media"], help="queue to consume (repeatable)")
+    worker.add_argument("--workers", type=int, help="consumer threads per queue")
+    worker.add_argument("--no-scheduler", action="store_true", help="do not run periodic jobs here")
+
+    add("migrate", cmd_migrate, "upgrade the database schema to the latest version")
+
+    user = commands.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="create an account")
+    create.set_defaults(handler=cmd_user_create)
+    create.add_argument("username")
+    create.add_argument("--password", help="(or MOLODETS_NEW_USER_PASSWORD, or asked at the terminal)")
+    create.add_argument("--email")
+    create.add_argument("--display-name")
+    roles = create.add_mutually_exclusive_group()
+    roles.add_argument("--admin", action="store_true", help="make an administrator")
+    roles.add_argument("--moderator", action="store_true", help="make a moderator")
+
+    demo = add("demo", cmd_demo, "seed demo creators and clips")
+    demo.add_argument("--if-empty", action="store_true", help="do nothing if any account exists")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except SettingsError as exc:
+        print(f"molodets: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except Problem as exc:
+        print(f"molodets: {exc.detail} ({exc.code})", file=sys.stderr)
+        return 1
+    except CommandError as exc:
+        print(f"molodets: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        print(f"molodets: database unavailable: {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

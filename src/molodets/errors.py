@@ -1,0 +1,117 @@
+"""RFC 9457 problem details: every error a client sees has a stable `code` and a human message.
+
+Service functions raise `Problem`; the handlers here turn it, FastAPI's validation errors and
+anything unexpected into `application/problem+json`. An unexpected error is logged with its
+traceback and answered with a bare 500: the traceback never reaches the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class Problem(Exception):  # noqa: N818 - named after the RFC's "problem", raised like an exception
+    """An error meant for the client. `code` is stable and machine-readable; `detail` is English
+    prose (pages translate by `code`)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+def problem_body(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    title = code.replace("_", " ").capitalize()
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code, **extra}
+
+
+def problem_response(
+    status: int, code: str, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
+    return Response(
+        content=orjson.dumps(problem_body(status, code, detail, **extra)),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def _describe_validation(errors: Sequence[Any]) -> tuple[int, str, str, list[dict[str, Any]]]:
+    fields = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        fields.append({"field": ".".join(location), "message": error.get("msg", ""), "type": error.get("type")})
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return 400, "malformed_json", "The request body is not valid JSON.", fields
+    first = fields[0] if fields else {"field": "", "message": "invalid request"}
+    where = f"{first['field']}: " if first["field"] else ""
+    return 422, "validation_error", f"{where}{first['message']}", fields
+
+
+async def _handle_problem(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc.status, exc.code, exc.detail, headers=exc.headers, **exc.extra)
+
+
+async def _handle_validation(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    status, code, detail, fields = _describe_validation(exc.errors())
+    return problem_response(status, code, detail, errors=fields)
+
+
+async def _handle_http(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else code
+    return problem_response(exc.status_code, code, detail, headers=exc.headers)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled_error", path=request.url.path, exc_info=exc)
+    return problem_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _handle_problem)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)

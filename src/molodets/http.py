@@ -1,0 +1,52 @@
+"""FastAPI dependencies shared by every domain: the runtime, the request's transaction, the
+client's address, and body limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from molodets.runtime import Runtime
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _request_session(request: Request) -> Iterator[Session]:
+    """The request's one transaction: committed after the handler returns and before the
+    response is sent (so a failed commit is an error response, not a lost write), rolled back if
+    the handler raises."""
+    runtime = get_runtime(request)
+    factory = runtime.db.read_sessions if request.method in SAFE_METHODS else runtime.db.sessions
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# scope="function": FastAPI runs the code after `yield` when the handler returns, before sending.
+DbSession = Annotated[Session, Depends(_request_session, scope="function")]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def client_ip(request: Request) -> str:
+    # uvicorn's --proxy-headers (trusted hosts only) has already applied X-Forwarded-For here.
+    return request.client.host if request.client else ""
+
+
+def is_https(request: Request) -> bool:
+    runtime = get_runtime(request)
+    base = runtime.settings.public_base_url or ""
+    return request.url.scheme == "https" or base.startswith("https://")

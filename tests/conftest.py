@@ -1,0 +1,131 @@
+"""Shared fixtures: a real database migrated by Alembic (a SQLite file, or PostgreSQL when
+`MOLODETS_DATABASE_URL` is set), a real runtime and app, emptied between tests.
+
+Services named by the environment but unreachable fail the run in CI (`CI=true`) and skip the
+tests that need them elsewhere, with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.orm import Session
+
+from molodets.app import create_app
+from molodets.db import Base
+from molodets.migrations import upgrade
+from molodets.runtime import Runtime, build_runtime
+from molodets.settings import Settings, load_settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def service_unavailable(reason: str) -> None:
+    """Fail in CI (a missing service there is a broken build), skip elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true, so this is an error, not a skip)")
+    pytest.skip(reason)
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database for this test session (one per xdist worker)."""
+    configured = os.environ.get("MOLODETS_DATABASE_URL")
+    if not configured:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'molodets.sqlite3'}"
+        return
+    url = make_url(load_settings(database_url=configured, data_dir=tmp_path_factory.mktemp("pg")).resolved_database_url)
+    name = f"molodets_test_{_worker_id()}_{os.getpid()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - reported as a skip or failure with its reason
+        admin.dispose()
+        service_unavailable(f"PostgreSQL at MOLODETS_DATABASE_URL is unreachable: {exc}")
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    configured = os.environ.get("MOLODETS_REDIS_URL")
+    if not configured:
+        return None
+    import redis
+
+    try:
+        redis.Redis.from_url(configured, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        service_unavailable(f"Redis at MOLODETS_REDIS_URL is unreachable: {exc}")
+    return configured
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str | None) -> Settings:
+    data_dir = tmp_path_factory.mktemp("data")
+    return make_settings(data_dir, database_url=database_url, redis_url=redis_url)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "storage_url": (data_dir / "media").as_uri(),
+        "redis_prefix": f"molodets-test-{_worker_id()}-{os.getpid()}-{secrets.token_hex(3)}",
+        "rate_limits": "on",
+        "public_base_url": None,
+        "cdn_base_url": None,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture(scope="session")
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    upgrade(settings)
+    built = build_runtime(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table and forget rate-limit windows after each test that used the runtime."""
+    yield
+    if "runtime" not in request.fixturenames:
+        return
+    runtime: Runtime = request.getfixturevalue("runtime")
+    with runtime.db.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    runtime.limiter.reset()
+
+
+@pytest.fixture
+def db(runtime: Runtime) -> Iterator[Session]:
+    """A session for arranging and checking data directly; the test commits what it arranges."""
+    session = runtime.db.sessions()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    # No lifespan (`with`): the session-wide runtime outlives each client.
+    yield TestClient(create_app(runtime), raise_server_exceptions=False)
