@@ -44,7 +44,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not configured:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'molodets.sqlite3'}"
         return
-    url = make_url(load_settings(database_url=configured, data_dir=tmp_path_factory.mktemp("pg")).resolved_database_url)
+    url = make_url(
+        load_settings(database_url=configured, data_dir=tmp_path_factory.mktemp("pg")).resolved_database_url
+    )
     name = f"molodets_test_{_worker_id()}_{os.getpid()}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
@@ -126,6 +128,6 @@ def db(runtime: Runtime) -> Iterator[Session]:
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
+def client(runtime: Runtime) -> TestClient:
     # No lifespan (`with`): the session-wide runtime outlives each client.
-    yield TestClient(create_app(runtime), raise_server_exceptions=False)
+    return TestClient(create_app(runtime), raise_server_exceptions=False)

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, event
@@ -61,7 +61,7 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
 class IdMixin:
@@ -98,9 +98,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _configure_sqlite)
         # Take transaction control away from pysqlite so our BEGIN IMMEDIATE is the only one.
-        event.listen(
-            engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None)
-        )
+        event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -131,7 +129,7 @@ class Database:
         self.engine.dispose()
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
     """Run `callback` once this session's transaction commits; forget it on rollback."""
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
 

@@ -56,7 +56,7 @@ _generator = IdGenerator(_node_from_environment())
 
 
 def _reseed_after_fork() -> None:
-    global _generator  # noqa: PLW0603 - the generator is per process by design
+    global _generator
     _generator = IdGenerator(_node_from_environment())
 
 

@@ -22,14 +22,20 @@ def sign_up(client: TestClient, **fields: object) -> dict[str, object]:
 def test_sign_up_creates_account_and_logs_the_browser_in(client: TestClient, db: Session) -> None:
     response = client.post(
         "/api/v1/accounts",
-        json={"username": "Anna.K", "password": DEFAULT_PASSWORD, "display_name": "  Анна   Каренина ", "email": "Anna@Example.RU"},
+        json={
+            "username": "Anna.K",
+            "password": DEFAULT_PASSWORD,
+            "display_name": "  Анна   Каренина ",
+            "email": "Anna@Example.RU",
+        },
     )
     assert response.status_code == 201, response.text
     account = response.json()
     assert account["username"] == "anna.k"
     assert account["display_name"] == "Анна Каренина"
     assert account["email"] == "anna@example.ru"
-    assert isinstance(account["id"], str) and int(account["id"]) > 2**40
+    assert isinstance(account["id"], str)
+    assert int(account["id"]) > 2**40
     assert response.cookies.get(SESSION_COOKIE)
     assert client.get("/api/v1/me").json()["username"] == "anna.k"
     stored = db.scalar(select(User).where(User.username == "anna.k"))
@@ -53,7 +59,9 @@ def test_session_cookie_is_secure_over_https(runtime: object) -> None:
     from molodets.app import create_app
 
     https_client = TestClient(create_app(runtime), base_url="https://testserver")  # type: ignore[arg-type]
-    response = https_client.post("/api/v1/accounts", json={"username": "secure", "password": DEFAULT_PASSWORD})
+    response = https_client.post(
+        "/api/v1/accounts", json={"username": "secure", "password": DEFAULT_PASSWORD}
+    )
     assert response.status_code == 201
     assert all("Secure" in c for c in response.headers.get_list("set-cookie"))
 
@@ -136,7 +144,9 @@ def test_bad_display_names_are_refused(client: TestClient, display_name: str) ->
         ("x" * 300, "password_too_long"),
     ],
 )
-def test_weak_passwords_are_refused_with_a_clear_code(client: TestClient, password: str, code: str | None) -> None:
+def test_weak_passwords_are_refused_with_a_clear_code(
+    client: TestClient, password: str, code: str | None
+) -> None:
     result = sign_up(client, username="anna", password=password)
     if code is None:
         assert result["status"] == 201
@@ -188,7 +198,10 @@ def test_lock_out_after_too_many_wrong_passwords(client: TestClient, db: Session
     assert int(locked.headers["Retry-After"]) > 0
     # Another account from the same address is not locked.
     make_user(db, username="bystander")
-    assert client.post("/api/v1/sessions", json={"login": "bystander", "password": DEFAULT_PASSWORD}).status_code == 200
+    assert (
+        client.post("/api/v1/sessions", json={"login": "bystander", "password": DEFAULT_PASSWORD}).status_code
+        == 200
+    )
 
 
 def test_sign_up_is_rate_limited_per_address(client: TestClient) -> None:
@@ -273,12 +286,18 @@ def test_password_change_ends_other_sessions_only(client: TestClient, db: Sessio
     assert response.status_code == 204, response.text
     assert client.get("/api/v1/me").status_code == 200
     assert other.get("/api/v1/me").status_code == 401
-    assert TestClient(client.app).post(
-        "/api/v1/sessions", json={"login": "petr", "password": DEFAULT_PASSWORD}
-    ).status_code == 401
-    assert TestClient(client.app).post(
-        "/api/v1/sessions", json={"login": "petr", "password": "a much better secret"}
-    ).status_code == 200
+    assert (
+        TestClient(client.app)
+        .post("/api/v1/sessions", json={"login": "petr", "password": DEFAULT_PASSWORD})
+        .status_code
+        == 401
+    )
+    assert (
+        TestClient(client.app)
+        .post("/api/v1/sessions", json={"login": "petr", "password": "a much better secret"})
+        .status_code
+        == 200
+    )
 
 
 def test_password_change_needs_the_current_password(client: TestClient, db: Session) -> None:

@@ -15,7 +15,9 @@ from tests.factories.accounts import DEFAULT_PASSWORD, log_in, make_user
 
 
 def create_token_with_credentials(client: TestClient, login: str, name: str = "phone") -> dict[str, str]:
-    response = client.post("/api/v1/tokens", json={"name": name, "login": login, "password": DEFAULT_PASSWORD})
+    response = client.post(
+        "/api/v1/tokens", json={"name": name, "login": login, "password": DEFAULT_PASSWORD}
+    )
     assert response.status_code == 201, response.text
     return dict(response.json())
 
@@ -173,7 +175,9 @@ def test_avatar_upload_makes_square_webp_sizes_without_metadata(
     assert list(runtime.storage.list("avatars/")) == []
 
 
-def test_fifty_megabyte_non_image_avatar_is_refused(client: TestClient, db: Session, runtime: Runtime) -> None:
+def test_fifty_megabyte_non_image_avatar_is_refused(
+    client: TestClient, db: Session, runtime: Runtime
+) -> None:
     make_user(db, username="big")
     csrf = log_in(client, "big")
     blob = b"\x00not an image" * (50 * 1024 * 1024 // 13)
@@ -191,7 +195,9 @@ def test_small_non_image_avatar_is_refused(client: TestClient, db: Session) -> N
     csrf = log_in(client, "text")
     for content in (b"just some text, not a picture", b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100):
         response = client.put(
-            "/api/v1/me/avatar", files={"file": ("a.png", content, "image/png")}, headers={"X-CSRF-Token": csrf}
+            "/api/v1/me/avatar",
+            files={"file": ("a.png", content, "image/png")},
+            headers={"X-CSRF-Token": csrf},
         )
         assert (response.status_code, response.json()["code"]) == (422, "not_an_image")
 
@@ -218,7 +224,9 @@ def test_decompression_bomb_is_refused(client: TestClient, db: Session) -> None:
     Image.new("1", (30_000, 30_000)).save(out, format="PNG", optimize=True)
     assert len(out.getvalue()) < 2 * 1024 * 1024
     response = client.put(
-        "/api/v1/me/avatar", files={"file": ("bomb.png", out.getvalue(), "image/png")}, headers={"X-CSRF-Token": csrf}
+        "/api/v1/me/avatar",
+        files={"file": ("bomb.png", out.getvalue(), "image/png")},
+        headers={"X-CSRF-Token": csrf},
     )
     assert (response.status_code, response.json()["code"]) == (422, "image_too_large")
 

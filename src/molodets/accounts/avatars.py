@@ -39,7 +39,9 @@ def render_avatar(data: bytes) -> dict[int, bytes]:
         if width * height > AVATAR_MAX_PIXELS:
             raise Problem(422, "image_too_large", "The image has too many pixels.")
         if min(width, height) < AVATAR_MIN_SIDE:
-            raise Problem(422, "image_too_small", f"The image must be at least {AVATAR_MIN_SIDE} pixels on each side.")
+            raise Problem(
+                422, "image_too_small", f"The image must be at least {AVATAR_MIN_SIDE} pixels on each side."
+            )
         try:
             image.seek(0)  # the first frame of an animation
             upright = ImageOps.exif_transpose(image)

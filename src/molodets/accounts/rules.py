@@ -20,18 +20,19 @@ LINK_TITLE_MAX = 40
 LINK_URL_MAX = 500
 
 _USERNAME_RE = re.compile(r"[a-z0-9._]+")
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 # Names that would collide with our own routes, impersonate staff or confuse people.
 RESERVED_USERNAMES = frozenset(
     """
-    about account accounts admin administrator api app apps auth billing blog call callback
-    contact create creator dashboard developer developers discover docs download edit email
-    explore faq feed following foryou for_you fyp healthz help home hashtag hashtags inbox info
-    join legal live login logout me media metrics moderation moderator molodets new news
-    notifications official oauth password policy press privacy profile readyz register report
-    root search security settings signin signup sound sounds static staff status support system
-    tag tags terms test upload uploads user users video videos www null undefined anonymous
-    """.split()
+    about account accounts admin administrator api app apps auth billing blog call callback contact
+    create creator dashboard developer developers discover docs download edit email explore faq feed
+    following foryou for_you fyp healthz help home hashtag hashtags inbox info join legal live login
+    logout me media metrics moderation moderator molodets new news notifications official oauth
+    password policy press privacy profile readyz register report root search security settings
+    signin signup sound sounds static staff status support system tag tags terms test upload uploads
+    user users video videos www null undefined anonymous
+    """.split()  # noqa: SIM905 - a word list reads better as words
 )
 
 
@@ -55,7 +56,9 @@ def check_username(raw: str) -> str:
         )
     if username.startswith(".") or username.endswith(".") or ".." in username:
         raise Problem(
-            422, "invalid_username", "The username must not start or end with a dot or have two dots in a row."
+            422,
+            "invalid_username",
+            "The username must not start or end with a dot or have two dots in a row.",
         )
     if username.isdigit():
         raise Problem(422, "invalid_username", "The username must contain at least one letter.")
@@ -65,12 +68,11 @@ def check_username(raw: str) -> str:
 
 
 def _clean_text(raw: str) -> str:
-    """NFC, without control and format characters (bidi overrides, zero-width joiners between
-    words are how impersonators hide), with runs of whitespace collapsed."""
+    """NFC, whitespace controls turned into spaces, other control and format characters dropped
+    (bidi overrides and zero-width joiners are how impersonators hide); newlines kept."""
     text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n")
     text = "".join(" " if ch in "\t\r\v\f" else ch for ch in text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn"} or ch == "\n")
-    return text
+    return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) not in _INVISIBLE)
 
 
 def check_display_name(raw: str | None, *, fallback: str) -> str:

@@ -16,7 +16,7 @@ from molodets.accounts.models import ApiToken, Role, User, UserSession
 from molodets.db import utcnow
 from molodets.errors import Problem
 
-TOKEN_PREFIX = "mld_"
+TOKEN_PREFIX = "mld_"  # noqa: S105 - a public marker that lets scanners spot leaked tokens
 MAX_TOKENS_PER_USER = 50
 SUPPORTED_LOCALES = ("ru", "en")
 
@@ -175,10 +175,14 @@ def do_create_token(
     if not name:
         raise Problem(422, "invalid_token_name", "Give the token a name, such as the app that will use it.")
     active = session.scalar(
-        select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     )
     if (active or 0) >= MAX_TOKENS_PER_USER:
-        raise Problem(409, "too_many_tokens", f"At most {MAX_TOKENS_PER_USER} active tokens; revoke one first.")
+        raise Problem(
+            409, "too_many_tokens", f"At most {MAX_TOKENS_PER_USER} active tokens; revoke one first."
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         token_hash=_sha256(secret),
@@ -216,7 +220,9 @@ def find_token(session: Session, secret: str) -> tuple[ApiToken, User] | None:
     if not secret.startswith(TOKEN_PREFIX):
         return None
     row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _sha256(secret))
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _sha256(secret))
     ).first()
     if row is None:
         return None

@@ -54,8 +54,9 @@ def _utcnow() -> datetime:
 class JobRuntime:
     """The job queues of one process. Build one per runtime; `bind` it before use."""
 
-    def __init__(self, settings: Settings, *, prefix: str = "molodets") -> None:
+    def __init__(self, settings: Settings, *, prefix: str | None = None) -> None:
         self.settings = settings
+        prefix = prefix or settings.redis_prefix
         self.prefix = prefix
         self._runtime: Runtime | None = None
         self._pool: ConnectionPool | None = None

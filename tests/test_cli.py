@@ -1,0 +1,121 @@
+"""The `molodets` command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.factories.accounts import DEFAULT_PASSWORD
+
+
+def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MOLODETS_")}
+    env.update({"MOLODETS_DATA_DIR": str(data_dir), "MOLODETS_LOG_LEVEL": "WARNING", **extra})
+    return env
+
+
+def run_cli(data_dir: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "molodets", *args],
+        env=cli_env(data_dir, **extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_migrate_then_create_users(tmp_path: Path) -> None:
+    migrated = run_cli(tmp_path, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    created = run_cli(tmp_path, "user", "create", "Chief", "--password", DEFAULT_PASSWORD, "--admin")
+    assert created.returncode == 0, created.stderr
+    assert "created admin @chief" in created.stdout
+    again = run_cli(tmp_path, "user", "create", "chief", "--password", DEFAULT_PASSWORD)
+    assert again.returncode == 1
+    assert again.stderr.strip() == "molodets: This username is already taken. (username_taken)"
+    weak = run_cli(tmp_path, "user", "create", "weakling", "--password", "123456")
+    assert weak.returncode == 1
+    assert "password_too_short" in weak.stderr or "password_too_common" in weak.stderr
+
+
+def test_user_create_without_a_password_off_a_terminal_fails_clearly(tmp_path: Path) -> None:
+    run_cli(tmp_path, "migrate")
+    result = run_cli(tmp_path, "user", "create", "nopass")
+    assert result.returncode == 1
+    assert "--password" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_settings_give_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "migrate", MOLODETS_DATABASE_URL="mysql://nope")
+    assert result.returncode == 2
+    assert result.stderr.startswith("molodets: configuration error: MOLODETS_DATABASE_URL:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_database_gives_one_line(tmp_path: Path) -> None:
+    result = run_cli(
+        tmp_path,
+        "migrate",
+        MOLODETS_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2",
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("molodets: database unavailable:")
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_seeds_creators_once(tmp_path: Path) -> None:
+    run_cli(tmp_path, "migrate")
+    first = run_cli(tmp_path, "demo", "--if-empty")
+    assert first.returncode == 0, first.stderr
+    assert "@anna.travel" in first.stdout
+    second = run_cli(tmp_path, "demo", "--if-empty")
+    assert "nothing seeded" in second.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_migrates_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "molodets", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                assert time.monotonic() < deadline, "serve did not answer within 30 s"
+                time.sleep(0.2)
+        assert ready.status_code == 200, ready.text
+        signed_up = httpx.post(
+            f"{base}/api/v1/accounts", json={"username": "served", "password": DEFAULT_PASSWORD}
+        )
+        assert signed_up.status_code == 201
+        assert httpx.get(f"{base}/").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert f"Molodets is running on {base}" in output
+    assert (tmp_path / "molodets.sqlite3").exists()
