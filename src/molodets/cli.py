@@ -87,7 +87,9 @@ def cmd_worker(args: argparse.Namespace) -> None:
     runtime = build_runtime(settings)
     queues = args.queue or ["default", "media"]
     print(f"worker consuming {', '.join(queues)}", flush=True)
-    runtime.jobs.run_worker(queues, workers=args.workers or settings.job_workers, scheduler=not args.no_scheduler)
+    runtime.jobs.run_worker(
+        queues, workers=args.workers or settings.job_workers, scheduler=not args.no_scheduler
+    )
 
 
 def cmd_user_create(args: argparse.Namespace) -> None:
@@ -132,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molodets", description="Molodets short-video platform")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], None], help_text: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], None], help_text: str
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         return sub
@@ -146,13 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--port", type=int, help="port to bind (default 8000, or MOLODETS_PORT)")
 
     worker = add("worker", cmd_worker, "run job consumers (scale-out mode)")
-    worker.add_argument("--queue", action="append", choices=["default", "media"], help="queue to consume (repeatable)")
+    worker.add_argument(
+        "--queue", action="append", choices=["default", "media"], help="queue to consume (repeatable)"
+    )
     worker.add_argument("--workers", type=int, help="consumer threads per queue")
     worker.add_argument("--no-scheduler", action="store_true", help="do not run periodic jobs here")
 
     add("migrate", cmd_migrate, "upgrade the database schema to the latest version")
 
-    user = commands.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True)
+    user = commands.add_parser("user", help="manage accounts").add_subparsers(
+        dest="user_command", required=True
+    )
     create = user.add_parser("create", help="create an account")
     create.set_defaults(handler=cmd_user_create)
     create.add_argument("username")

@@ -31,7 +31,11 @@ def seed_demo(settings: Settings, *, only_if_empty: bool = False) -> str:
                 if service.get_user_by_username(session, username) is not None:
                     continue
                 user = service.do_sign_up(
-                    session, username=username, password=DEMO_PASSWORD, display_name=display_name, locale=locale
+                    session,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    display_name=display_name,
+                    locale=locale,
                 )
                 service.do_update_profile(session, user=user, bio=bio)
                 created.append(username)

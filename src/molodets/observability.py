@@ -130,5 +130,7 @@ class _BodyTooLarge(HTTPException):
 
 def _too_large(limit: int) -> ASGIApp:
     return problem_response(
-        413, "payload_too_large", f"The request body is larger than the {limit:,}-byte limit for this address."
+        413,
+        "payload_too_large",
+        f"The request body is larger than the {limit:,}-byte limit for this address.",
     )

@@ -33,7 +33,9 @@ def _parse_id(raw: str) -> int:
 
 
 @router.post("/accounts", status_code=201, response_model=AccountOut)
-def sign_up(body: SignUpIn, request: Request, response: Response, db: DbSession, runtime: RuntimeDep) -> AccountOut:
+def sign_up(
+    body: SignUpIn, request: Request, response: Response, db: DbSession, runtime: RuntimeDep
+) -> AccountOut:
     user = flows.sign_up(
         request,
         db,
@@ -48,7 +50,9 @@ def sign_up(body: SignUpIn, request: Request, response: Response, db: DbSession,
 
 
 @router.post("/sessions", response_model=SessionOut)
-def log_in(body: LoginIn, request: Request, response: Response, db: DbSession, runtime: RuntimeDep) -> SessionOut:
+def log_in(
+    body: LoginIn, request: Request, response: Response, db: DbSession, runtime: RuntimeDep
+) -> SessionOut:
     user = flows.check_login(request, db, login=body.login, password=body.password)
     user_session = flows.start_browser_session(request, response, db, user=user)
     return SessionOut(user=AccountOut.of(user, runtime.storage), csrf_token=user_session.csrf_token)

@@ -128,7 +128,9 @@ def require_user(viewer: ViewerDep) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-def set_session_cookies(request: Request, response: Response, *, token: str, csrf_token: str, days: int) -> None:
+def set_session_cookies(
+    request: Request, response: Response, *, token: str, csrf_token: str, days: int
+) -> None:
     secure = is_https(request)
     max_age = days * 86400
     response.set_cookie(

@@ -61,11 +61,15 @@ def check_new_password(password: str, *, username: str, email: str | None = None
             extra={"min_length": MIN_PASSWORD_LENGTH},
         )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise Problem(422, "password_too_long", f"The password must be at most {MAX_PASSWORD_LENGTH} characters.")
+        raise Problem(
+            422, "password_too_long", f"The password must be at most {MAX_PASSWORD_LENGTH} characters."
+        )
     lowered = password.casefold()
     candidates = {lowered, lowered.translate(_RU_TO_LATIN_KEYS)}
     if candidates & _common_passwords() or len(set(lowered)) <= 2:
-        raise Problem(422, "password_too_common", "This password is too common; choose one that is harder to guess.")
+        raise Problem(
+            422, "password_too_common", "This password is too common; choose one that is harder to guess."
+        )
     personal = {username.casefold()}
     if email:
         personal.add(email.casefold().split("@", 1)[0])
