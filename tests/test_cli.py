@@ -87,26 +87,39 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_migrates_answers_and_stops_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "molodets", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=cli_env(tmp_path),
+def start_process(data_dir: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "molodets", *args],
+        env=cli_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def wait_until_ready(process: subprocess.Popen[str], base: str, seconds: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return httpx.get(f"{base}/readyz", timeout=2)
+        except httpx.TransportError:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, f"no answer within {seconds} s"
+            time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> str:
+    process.send_signal(sig)
+    output, _ = process.communicate(timeout=30)
+    return output
+
+
+def test_serve_migrates_answers_and_stops_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    process = start_process(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(port))
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                ready = httpx.get(f"{base}/readyz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stdout.read() if process.stdout else ""
-                assert time.monotonic() < deadline, "serve did not answer within 30 s"
-                time.sleep(0.2)
+        ready = wait_until_ready(process, base)
         assert ready.status_code == 200, ready.text
         signed_up = httpx.post(
             f"{base}/api/v1/accounts", json={"username": "served", "password": DEFAULT_PASSWORD}
@@ -114,8 +127,33 @@ def test_serve_migrates_answers_and_stops_cleanly(tmp_path: Path) -> None:
         assert signed_up.status_code == 201
         assert httpx.get(f"{base}/").status_code == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output = stop(process)
     assert process.returncode == 0, output
     assert f"Molodets is running on {base}" in output
     assert (tmp_path / "molodets.sqlite3").exists()
+
+
+def test_web_with_several_worker_processes_and_a_separate_worker(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "migrate").returncode == 0
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = start_process(tmp_path, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", "2")
+    worker = start_process(tmp_path, "worker", "--workers", "1")
+    try:
+        assert wait_until_ready(web, base).status_code == 200
+        # A session made by one process is honoured by whichever process answers next.
+        client = httpx.Client(base_url=base)
+        assert (
+            client.post(
+                "/api/v1/accounts", json={"username": "multi", "password": DEFAULT_PASSWORD}
+            ).status_code
+            == 201
+        )
+        assert all(client.get("/api/v1/me").status_code == 200 for _ in range(10))
+        assert worker.poll() is None
+    finally:
+        web_output = stop(web)
+        worker_output = stop(worker, signal.SIGTERM)
+    assert web.returncode == 0, web_output
+    assert worker.returncode == 0, worker_output
+    assert "worker consuming default, media" in worker_output

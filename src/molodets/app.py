@@ -78,3 +78,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     if isinstance(runtime.storage, LocalStorage):
         app.mount("/media", StaticFiles(directory=runtime.storage.root, check_dir=False), name="media")
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for process managers (`uvicorn --factory molodets.app:app_from_environment`,
+    gunicorn's uvicorn worker): each worker process builds its own runtime from MOLODETS_*."""
+    from molodets.logging import configure_logging
+    from molodets.runtime import build_runtime
+    from molodets.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    return create_app(build_runtime(settings))

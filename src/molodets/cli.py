@@ -76,8 +76,25 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_web(args: argparse.Namespace) -> None:
-    """Scale-out web process: no job consumers, no migrations."""
-    _run_uvicorn(_settings(args), with_jobs=False)
+    """Scale-out web process: no job consumers, no migrations. With --workers N, uvicorn forks
+    N processes, each building its own runtime."""
+    settings = _settings(args)
+    if args.workers and args.workers > 1:
+        print(
+            f"Molodets web is running on http://{settings.host}:{settings.port} ({args.workers} workers)",
+            flush=True,
+        )
+        uvicorn.run(
+            "molodets.app:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            log_config=None,
+            proxy_headers=True,
+        )
+        return
+    _run_uvicorn(settings, with_jobs=False)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -148,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = add(name, handler, text)
         sub.add_argument("--host", help="address to bind (default 127.0.0.1, or MOLODETS_HOST)")
         sub.add_argument("--port", type=int, help="port to bind (default 8000, or MOLODETS_PORT)")
+        if name == "web":
+            sub.add_argument("--workers", type=int, help="number of web processes to fork")
 
     worker = add("worker", cmd_worker, "run job consumers (scale-out mode)")
     worker.add_argument(
