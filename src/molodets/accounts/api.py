@@ -87,8 +87,11 @@ def create_token(body: TokenCreateIn, request: Request, viewer: ViewerDep, db: D
 
 
 @router.get("/tokens", response_model=TokenListOut)
-def list_tokens(user: CurrentUser, db: DbSession) -> TokenListOut:
-    return TokenListOut(items=[TokenOut.of(token) for token in service.list_tokens(db, user_id=user.id)])
+def list_tokens(
+    user: CurrentUser, db: DbSession, cursor: str | None = None, limit: int | None = None
+) -> TokenListOut:
+    page = service.list_tokens(db, user_id=user.id, cursor=cursor, limit=limit)
+    return TokenListOut(items=[TokenOut.of(token) for token in page.items], next_cursor=page.next_cursor)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)

@@ -125,3 +125,4 @@ class TokenCreatedOut(TokenOut):
 
 class TokenListOut(BaseModel):
     items: list[TokenOut]
+    next_cursor: str | None

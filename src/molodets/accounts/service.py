@@ -15,6 +15,7 @@ from molodets.accounts import passwords, rules
 from molodets.accounts.models import ApiToken, Role, User, UserSession
 from molodets.db import utcnow
 from molodets.errors import Problem
+from molodets.pagination import Page, paginate_newest_first
 
 TOKEN_PREFIX = "mld_"  # noqa: S105 - a public marker that lets scanners spot leaked tokens
 MAX_TOKENS_PER_USER = 50
@@ -196,14 +197,11 @@ def do_create_token(
     return token, secret
 
 
-def list_tokens(session: Session, *, user_id: int) -> list[ApiToken]:
-    return list(
-        session.scalars(
-            select(ApiToken)
-            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-            .order_by(ApiToken.id.desc())
-        )
-    )
+def list_tokens(
+    session: Session, *, user_id: int, cursor: str | None = None, limit: int | None = None
+) -> Page[ApiToken]:
+    statement = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    return paginate_newest_first(session, statement, keys=[ApiToken.id], cursor=cursor, limit=limit)
 
 
 def do_revoke_token(session: Session, *, user_id: int, token_id: int) -> None:
