@@ -38,7 +38,9 @@ def test_pages_cover_everything_once_newest_first(db: Session, page_size: int) -
     seen: list[int] = []
     cursor = None
     while True:
-        page = paginate_newest_first(db, select(ApiToken), keys=[ApiToken.id], cursor=cursor, limit=page_size)
+        page = paginate_newest_first(
+            db, select(ApiToken), model=ApiToken, keys=[ApiToken.id], cursor=cursor, limit=page_size
+        )
         seen.extend(token.id for token in page.items)
         assert len(page.items) <= page_size
         cursor = page.next_cursor
@@ -58,7 +60,7 @@ def test_two_key_ordering(db: Session) -> None:
     seen, cursor = [], None
     while True:
         page = paginate_newest_first(
-            db, select(ApiToken), keys=[ApiToken.name, ApiToken.id], cursor=cursor, limit=2
+            db, select(ApiToken), model=ApiToken, keys=[ApiToken.name, ApiToken.id], cursor=cursor, limit=2
         )
         seen.extend(token.id for token in page.items)
         if (cursor := page.next_cursor) is None:

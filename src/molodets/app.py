@@ -3,10 +3,10 @@ metrics. Built around a `Runtime`, so tests and commands can build apps on any s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -21,10 +21,19 @@ from molodets.runtime import Runtime
 from molodets.storage import LocalStorage
 from molodets.web import STATIC_DIR
 from molodets.web import pages as web_pages
+from molodets.web.templating import render_error_page, wants_html
 
 AVATAR_PATHS = ("/api/v1/me/avatar", "/settings/avatar")
 # Paths that enforce their own limits on streamed bodies (tus uploads, later).
 UNLIMITED_PREFIXES = ("/api/v1/uploads",)
+
+
+async def _error_page(
+    request: Request, status: int, code: str, headers: Mapping[str, str]
+) -> Response | None:
+    if not wants_html(request):
+        return None
+    return await render_error_page(request, status, code, headers=headers)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -44,7 +53,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    install_error_handlers(app)
+    install_error_handlers(app, render_page=_error_page)
 
     def body_limit(path: str) -> int | None:
         if path.startswith(UNLIMITED_PREFIXES):

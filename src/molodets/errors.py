@@ -7,7 +7,7 @@ traceback and answered with a bare 500: the traceback never reaches the client.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -79,7 +79,9 @@ def _describe_validation(errors: Sequence[Any]) -> tuple[int, str, str, list[dic
     fields = []
     for error in errors:
         location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        fields.append({"field": ".".join(location), "message": error.get("msg", ""), "type": error.get("type")})
+        fields.append(
+            {"field": ".".join(location), "message": error.get("msg", ""), "type": error.get("type")}
+        )
     if any(error.get("type") == "json_invalid" for error in errors):
         return 400, "malformed_json", "The request body is not valid JSON.", fields
     first = fields[0] if fields else {"field": "", "message": "invalid request"}
@@ -87,31 +89,47 @@ def _describe_validation(errors: Sequence[Any]) -> tuple[int, str, str, list[dic
     return 422, "validation_error", f"{where}{first['message']}", fields
 
 
-async def _handle_problem(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Problem)
-    return problem_response(exc.status, exc.code, exc.detail, headers=exc.headers, **exc.extra)
+# Renders an error as a page for a browser, or returns None when the request wants JSON.
+PageRenderer = Callable[[Request, int, str, Mapping[str, str]], Awaitable[Response | None]]
 
 
-async def _handle_validation(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    status, code, detail, fields = _describe_validation(exc.errors())
-    return problem_response(status, code, detail, errors=fields)
+def install_error_handlers(app: FastAPI, *, render_page: PageRenderer | None = None) -> None:
+    """Every error becomes problem+json, or a translated page when `render_page` says the
+    request came from a browser navigating the site."""
 
+    async def respond(
+        request: Request, status: int, code: str, detail: str, headers: Mapping[str, str], **extra: Any
+    ) -> Response:
+        if render_page is not None:
+            page = await render_page(request, status, code, headers)
+            if page is not None:
+                return page
+        return problem_response(status, code, detail, headers=headers, **extra)
 
-async def _handle_http(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _STATUS_CODES.get(exc.status_code, "http_error")
-    detail = exc.detail if isinstance(exc.detail, str) else code
-    return problem_response(exc.status_code, code, detail, headers=exc.headers)
+    async def handle_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return await respond(request, exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
 
+    async def handle_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        status, code, detail, fields = _describe_validation(exc.errors())
+        return await respond(request, status, code, detail, {}, errors=fields)
 
-async def _handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled_error", path=request.url.path, exc_info=exc)
-    return problem_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    async def handle_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else code
+        return await respond(request, exc.status_code, code, detail, exc.headers or {})
 
+    async def handle_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled_error", path=request.url.path, exc_info=exc)
+        detail = "Something went wrong on our side; it has been logged."
+        try:
+            return await respond(request, 500, "internal_error", detail, {})
+        except Exception:  # noqa: BLE001 - the error page itself failed; fall back to the bare problem
+            return problem_response(500, "internal_error", detail)
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(Problem, _handle_problem)
-    app.add_exception_handler(RequestValidationError, _handle_validation)
-    app.add_exception_handler(StarletteHTTPException, _handle_http)
-    app.add_exception_handler(Exception, _handle_unexpected)
+    app.add_exception_handler(Problem, handle_problem)
+    app.add_exception_handler(RequestValidationError, handle_validation)
+    app.add_exception_handler(StarletteHTTPException, handle_http)
+    app.add_exception_handler(Exception, handle_unexpected)

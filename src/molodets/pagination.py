@@ -66,14 +66,15 @@ class Page(Generic[T]):
 
 def paginate_newest_first(
     session: Session,
-    statement: Select[tuple[T]],
+    statement: Select[Any],
     *,
+    model: type[T],
     keys: Sequence[InstrumentedAttribute[Any]],
     cursor: str | None,
     limit: int | None,
 ) -> Page[T]:
-    """One page of `statement`, ordered by `keys` descending (the last key must be unique,
-    usually the time-sortable id), starting after `cursor`."""
+    """One page of `statement` (rows of `model`), ordered by `keys` descending (the last key
+    must be unique, usually the time-sortable id), starting after `cursor`."""
     size = check_limit(limit)
     if cursor:
         after = decode_cursor(cursor, arity=len(keys))
@@ -85,7 +86,7 @@ def paginate_newest_first(
             conditions.append(and_(*equal_before, key < after[position]))
         statement = statement.where(or_(*conditions))
     statement = statement.order_by(*(key.desc() for key in keys)).limit(size + 1)
-    rows = list(session.scalars(statement))
+    rows: list[T] = list(session.scalars(statement))
     items, more = rows[:size], len(rows) > size
     next_cursor = None
     if more:

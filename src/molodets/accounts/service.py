@@ -201,7 +201,9 @@ def list_tokens(
     session: Session, *, user_id: int, cursor: str | None = None, limit: int | None = None
 ) -> Page[ApiToken]:
     statement = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-    return paginate_newest_first(session, statement, keys=[ApiToken.id], cursor=cursor, limit=limit)
+    return paginate_newest_first(
+        session, statement, model=ApiToken, keys=[ApiToken.id], cursor=cursor, limit=limit
+    )
 
 
 def do_revoke_token(session: Session, *, user_id: int, token_id: int) -> None:
