@@ -33,6 +33,10 @@ lint: install ## ruff (lint + format check) and mypy
 test: lint ## lint, then the whole test suite (SQLite; PostgreSQL/Redis when MOLODETS_DATABASE_URL/REDIS_URL are set)
 	$(BIN)/pytest -q
 
+.PHONY: bench
+bench: install ## run the benchmarks (they print figures and ratios against a baseline)
+	$(BIN)/python benchmarks/http_requests.py
+
 .PHONY: format
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks

@@ -43,6 +43,9 @@ def do_sign_up(
     clean_email = rules.check_email(email)
     name = rules.check_display_name(display_name, fallback=clean_username)
     passwords.check_new_password(password, username=clean_username, email=clean_email)
+    # Hash before the first query: on SQLite the first query of a write takes the database's one
+    # write lock, and argon2's ~0.1 s must not be spent holding it.
+    password_hash = passwords.hash_password(password)
     if get_user_by_username(session, clean_username) is not None:
         raise Problem(409, "username_taken", "This username is already taken.")
     if clean_email and get_user_by_email(session, clean_email) is not None:
@@ -51,7 +54,7 @@ def do_sign_up(
         username=clean_username,
         email=clean_email,
         display_name=name,
-        password_hash=passwords.hash_password(password),
+        password_hash=password_hash,
         role=role.value,
         locale=locale if locale in SUPPORTED_LOCALES else None,
         bio="",
@@ -85,7 +88,7 @@ def check_credentials(session: Session, *, login: str, password: str) -> User:
     """The user whose username or email is `login` and whose password matches, else 401.
 
     Unknown logins spend the same argon2 time as wrong passwords, so timing does not reveal
-    which usernames exist.
+    which usernames exist. Only reads: callers may run it in a read-only session.
     """
     login = login.strip()
     user = get_user_by_email(session, login) if "@" in login.lstrip("@") else None
@@ -96,9 +99,14 @@ def check_credentials(session: Session, *, login: str, password: str) -> User:
         raise Problem(401, "invalid_credentials", "Wrong username, email or password.")
     if not passwords.verify_password(user.password_hash, password):
         raise Problem(401, "invalid_credentials", "Wrong username, email or password.")
+    return user
+
+
+def do_upgrade_password_hash(session: Session, *, user: User, password: str) -> None:
+    """Re-hash a verified password stored with older argon2 parameters."""
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    return user
+        session.flush()
 
 
 # --- browser sessions -------------------------------------------------------------------------
