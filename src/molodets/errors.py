@@ -14,6 +14,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -121,6 +122,12 @@ def install_error_handlers(app: FastAPI, *, render_page: PageRenderer | None = N
         detail = exc.detail if isinstance(exc.detail, str) else code
         return await respond(request, exc.status_code, code, detail, exc.headers or {})
 
+    async def handle_database_down(request: Request, exc: Exception) -> Response:
+        # Connection refused, failover, SQLite's busy timeout: transient, so 503 and a retry hint.
+        log.warning("database_unavailable", path=request.url.path, error=str(exc).splitlines()[0])
+        detail = "The service is busy or briefly unavailable; try again in a few seconds."
+        return await respond(request, 503, "unavailable", detail, {"Retry-After": "5"})
+
     async def handle_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path, exc_info=exc)
         detail = "Something went wrong on our side; it has been logged."
@@ -132,4 +139,5 @@ def install_error_handlers(app: FastAPI, *, render_page: PageRenderer | None = N
     app.add_exception_handler(Problem, handle_problem)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)
+    app.add_exception_handler(OperationalError, handle_database_down)
     app.add_exception_handler(Exception, handle_unexpected)
