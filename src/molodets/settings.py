@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     request_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     job_workers: int = Field(default=2, ge=1, le=64)
 
+    # Media. The bundled static ffmpeg (imageio-ffmpeg) unless a path is given.
+    ffmpeg_path: str | None = None
+    upload_max_bytes: int = Field(default=4 * 1024**3, ge=1024)
+    video_max_seconds: int = Field(default=600, ge=1)
+    # Where partial uploads live; in scale-out, a folder every web process shares.
+    upload_dir: Path | None = None
+    upload_expiry_hours: int = Field(default=24, ge=1)
+    keep_originals: bool = True
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
@@ -127,6 +136,10 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when nothing shared is configured: one process runs web, jobs and scheduler."""
         return self.is_sqlite and self.redis_url is None
+
+    @property
+    def resolved_upload_dir(self) -> Path:
+        return (self.upload_dir or self.data_dir / "uploads").resolve()
 
     @property
     def huey_sqlite_path(self) -> Path:
