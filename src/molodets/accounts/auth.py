@@ -14,13 +14,15 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from molodets.accounts import service
 from molodets.accounts.models import ApiToken, User, UserSession
 from molodets.errors import Problem, problem_response
-from molodets.http import SAFE_METHODS, DbSession, is_https
+from molodets.http import SAFE_METHODS, DbSession, get_runtime, is_https
 
 SESSION_COOKIE = "molodets_session"
 CSRF_COOKIE = "molodets_csrf"
@@ -83,9 +85,7 @@ async def _submitted_csrf_token(request: Request) -> str:
     return ""
 
 
-async def get_viewer(request: Request, db: DbSession) -> Viewer:
-    unsafe = request.method not in SAFE_METHODS
-    authorization = request.headers.get("authorization")
+def _authenticate(db: Session, authorization: str | None, cookie: str | None) -> Viewer:
     if authorization:
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
@@ -100,22 +100,54 @@ async def get_viewer(request: Request, db: DbSession) -> Viewer:
             )
         token, user = found
         return Viewer(user=user, token=token)
-    cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return Viewer()
     found_session = service.find_session(db, cookie)
     if found_session is None:
         return Viewer()
     user_session, user = found_session
-    if unsafe:
-        submitted = await _submitted_csrf_token(request)
-        if not submitted:
-            raise Problem(403, "csrf_missing", "The CSRF token is missing; reload the page and try again.")
-        if not hmac.compare_digest(submitted.encode(), user_session.csrf_token.encode()):
-            raise Problem(403, "csrf_invalid", "The CSRF token is wrong; reload the page and try again.")
     return Viewer(user=user, session=user_session)
 
 
+async def _check_csrf(request: Request, viewer: Viewer) -> None:
+    if viewer.session is None or request.method in SAFE_METHODS:
+        return
+    submitted = await _submitted_csrf_token(request)
+    if not submitted:
+        raise Problem(403, "csrf_missing", "The CSRF token is missing; reload the page and try again.")
+    if not hmac.compare_digest(submitted.encode(), viewer.session.csrf_token.encode()):
+        raise Problem(403, "csrf_invalid", "The CSRF token is wrong; reload the page and try again.")
+
+
+async def get_viewer(request: Request, db: DbSession) -> Viewer:
+    """The viewer, loaded in the request's own session (so handlers may change the user)."""
+    viewer = await run_in_threadpool(
+        _authenticate, db, request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+    )
+    await _check_csrf(request, viewer)
+    return viewer
+
+
+async def get_detached_viewer(request: Request) -> Viewer:
+    """The viewer, loaded in a short read-only session closed before the handler runs.
+
+    For long requests (streamed uploads) that must not hold the request's transaction open
+    while bytes arrive: on SQLite that transaction would be the database's only write lock.
+    The returned objects are detached: read them, do not change them.
+    """
+    runtime = get_runtime(request)
+    authorization, cookie = request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+
+    def lookup() -> Viewer:
+        with runtime.db.read_sessions() as session:
+            return _authenticate(session, authorization, cookie)
+
+    viewer = await run_in_threadpool(lookup)
+    await _check_csrf(request, viewer)
+    return viewer
+
+
+DetachedViewerDep = Annotated[Viewer, Depends(get_detached_viewer)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
