@@ -19,12 +19,15 @@ from molodets.errors import install_error_handlers
 from molodets.observability import BodyLimitMiddleware, RequestContextMiddleware
 from molodets.runtime import Runtime
 from molodets.storage import LocalStorage
+from molodets.uploads import api as uploads_api
+from molodets.videos import api as videos_api
+from molodets.videos import delivery as media_delivery
 from molodets.web import STATIC_DIR
 from molodets.web import pages as web_pages
 from molodets.web.templating import render_error_page, wants_html
 
 AVATAR_PATHS = ("/api/v1/me/avatar", "/settings/avatar")
-# Paths that enforce their own limits on streamed bodies (tus uploads, later).
+# Paths that enforce their own limits on streamed bodies (tus uploads).
 UNLIMITED_PREFIXES = ("/api/v1/uploads",)
 
 
@@ -68,6 +71,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(accounts_api.router)
+    app.include_router(uploads_api.router)
+    app.include_router(videos_api.router)
+    if isinstance(runtime.storage, LocalStorage):
+        app.include_router(media_delivery.router)
     app.include_router(web_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
@@ -84,8 +91,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if isinstance(runtime.storage, LocalStorage):
-        app.mount("/media", StaticFiles(directory=runtime.storage.root, check_dir=False), name="media")
     return app
 
 

@@ -2,5 +2,7 @@
 
 from molodets.accounts.models import ApiToken, User, UserSession
 from molodets.db import Base
+from molodets.uploads.models import Upload
+from molodets.videos.models import Rendition, Video
 
-__all__ = ["ApiToken", "Base", "User", "UserSession"]
+__all__ = ["ApiToken", "Base", "Rendition", "Upload", "User", "UserSession", "Video"]

@@ -141,19 +141,15 @@ def test_environments_per_locale_do_not_leak_into_each_other() -> None:
 
 
 def _raised_codes() -> set[str]:
-    """Every problem code the accounts domain and the shared plumbing can produce."""
+    """Every problem code the application can produce, and every reason a file is refused."""
     codes: set[str] = set()
-    files = [
-        *sorted((SRC / "accounts").glob("*.py")),
-        SRC / "ratelimit.py",
-        SRC / "errors.py",
-        SRC / "pagination.py",
-    ]
-    for path in files:
+    for path in sorted(SRC.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         codes.update(re.findall(r"Problem\(\s*\d{3},\s*\"([a-z_]+)\"", text))
         codes.update(re.findall(r"code=\"([a-z_]+)\"", text))
         codes.update(re.findall(r"return \d{3}, \"([a-z_]+)\"", text))
+        codes.update(re.findall(r"MediaRejected\(\s*\"([a-z_]+)\"", text))
+        codes.update(re.findall(r"_fail\(ctx, [a-z_.]+, \"([a-z_]+)\"", text))
     codes.update(errors._STATUS_CODES.values())
     codes.add("http_error")
     return codes

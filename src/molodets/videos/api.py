@@ -1,0 +1,74 @@
+"""Videos API: create from an upload, read (with processing progress), list a profile, delete."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from molodets.accounts import service as accounts
+from molodets.accounts.auth import CurrentUser, ViewerDep
+from molodets.accounts.models import User
+from molodets.errors import Problem
+from molodets.http import DbSession, RuntimeDep
+from molodets.storage import Storage
+from molodets.videos import service
+from molodets.videos.models import Video
+from molodets.videos.schemas import VideoCreateIn, VideoListOut, VideoOut
+
+router = APIRouter(prefix="/api/v1", tags=["videos"])
+
+
+def _video_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 19:
+        raise Problem(404, "video_not_found", "No such video.")
+    return int(raw)
+
+
+def _out(db: Session, storage: Storage, videos: list[Video], authors: dict[int, User]) -> list[VideoOut]:
+    renditions = service.renditions_of(db, [video.id for video in videos])
+    return [VideoOut.of(video, authors[video.author_id], renditions[video.id], storage) for video in videos]
+
+
+@router.post("/videos", status_code=201, response_model=VideoOut)
+def create_video(body: VideoCreateIn, user: CurrentUser, db: DbSession, runtime: RuntimeDep) -> VideoOut:
+    video = service.do_create_video(
+        db,
+        author=user,
+        upload_id=int(body.upload_id),
+        caption=body.caption,
+        visibility=body.visibility,
+        comments_enabled=body.comments_enabled,
+        cover_time_ms=body.cover_time_ms,
+        language=body.language,
+    )
+    return _out(db, runtime.storage, [video], {user.id: user})[0]
+
+
+@router.get("/videos/{video_id}", response_model=VideoOut)
+def get_video(video_id: str, viewer: ViewerDep, db: DbSession, runtime: RuntimeDep) -> VideoOut:
+    video = service.get_visible_video(db, video_id=_video_id(video_id), viewer=viewer.user)
+    author = db.get(User, video.author_id)
+    assert author is not None  # the foreign key cascades deletes
+    return _out(db, runtime.storage, [video], {author.id: author})[0]
+
+
+@router.delete("/videos/{video_id}", status_code=204)
+def delete_video(video_id: str, user: CurrentUser, db: DbSession, runtime: RuntimeDep) -> None:
+    video = service.get_visible_video(db, video_id=_video_id(video_id), viewer=user)
+    service.do_delete_video(db, runtime.storage, video=video, actor=user)
+
+
+@router.get("/users/{username}/videos", response_model=VideoListOut)
+def list_user_videos(
+    username: str,
+    viewer: ViewerDep,
+    db: DbSession,
+    runtime: RuntimeDep,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> VideoListOut:
+    author = accounts.require_user_by_username(db, username)
+    page = service.list_user_videos(db, author=author, viewer=viewer.user, cursor=cursor, limit=limit)
+    return VideoListOut(
+        items=_out(db, runtime.storage, page.items, {author.id: author}), next_cursor=page.next_cursor
+    )

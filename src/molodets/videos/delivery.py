@@ -1,0 +1,62 @@
+"""Serving media from the local storage folder (embedded mode; with S3 the store or a CDN serves).
+
+HTTP Range (single and multiple ranges, `If-Range`, 416) and validators come from Starlette's
+FileResponse. Every key we write is content-addressed or per processing run, so public
+responses are cacheable forever. Objects of videos that are not public are served only with a
+valid signature from `Storage.url(key, expires_in=...)`, and never cached by shared caches.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, Response
+
+from molodets.errors import Problem
+from molodets.http import RuntimeDep
+from molodets.storage import LocalStorage, ObjectNotFound, is_valid_key
+from molodets.videos.models import Video, Visibility
+
+router = APIRouter(include_in_schema=False)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _video_id_of(key: str) -> int | None:
+    parts = key.split("/", 2)
+    if len(parts) >= 2 and parts[0] == "videos" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _is_public(runtime: RuntimeDep, video_id: int) -> bool:
+    with runtime.db.read_sessions() as session:
+        visibility = session.get(Video, video_id)
+        return visibility is not None and visibility.visibility == Visibility.PUBLIC.value
+
+
+@router.api_route("/media/{key:path}", methods=["GET", "HEAD"])
+def serve_media(
+    key: str, request: Request, runtime: RuntimeDep, expires: str | None = None, signature: str | None = None
+) -> Response:
+    storage = runtime.storage
+    not_found = Problem(404, "not_found", "No such file.")
+    if not isinstance(storage, LocalStorage) or not is_valid_key(key):
+        raise not_found
+    signed = bool(expires and signature and storage.verify_url(key, expires, signature))
+    if expires and signature and not signed:
+        raise Problem(403, "media_link_expired", "This media link has expired; reload the page.")
+    video_id = _video_id_of(key)
+    if not signed and video_id is not None and not _is_public(runtime, video_id):
+        raise not_found
+    try:
+        info = storage.stat(key)
+    except ObjectNotFound:
+        raise not_found from None
+    path = storage.local_path(key)
+    if path is None:
+        raise not_found
+    # A signed response is for one viewer until its link expires; shared caches must not keep it.
+    cache = f"private, max-age={max(0, int(expires or 0) - int(time.time()))}" if signed else IMMUTABLE
+    return FileResponse(path, media_type=info.content_type, headers={"Cache-Control": cache})

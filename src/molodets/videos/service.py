@@ -1,0 +1,127 @@
+"""Named operations on videos: create from a finished upload, who may see what, delete."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from molodets.accounts.models import User
+from molodets.db import after_commit, utcnow
+from molodets.errors import Problem
+from molodets.pagination import Page, paginate_newest_first
+from molodets.storage import Storage
+from molodets.uploads import service as uploads
+from molodets.videos.models import Rendition, Video, VideoStatus, Visibility
+
+CAPTION_MAX = 2200
+QUEUE_ALLOWANCE = timedelta(minutes=30)
+MAX_HASHTAGS = 30
+# Letters of any script, digits and underscores: #путешествия and #travel_2026 are both tags.
+_HASHTAG_RE = re.compile(r"(?<![\w#])#(\w{1,100})", re.UNICODE)
+_MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9._]{2,24})(?![\w])", re.IGNORECASE)
+
+
+def video_prefix(video_id: int) -> str:
+    return f"videos/{video_id}"
+
+
+def parse_caption(raw: str) -> tuple[str, list[str], list[str]]:
+    """The cleaned caption, its hashtags (case-folded, first spelling order) and mentions."""
+    caption = unicodedata.normalize("NFC", raw).strip()
+    if len(caption) > CAPTION_MAX:
+        raise Problem(422, "caption_too_long", f"The caption must be at most {CAPTION_MAX} characters.")
+    hashtags = list(dict.fromkeys(tag.casefold() for tag in _HASHTAG_RE.findall(caption)))
+    if len(hashtags) > MAX_HASHTAGS:
+        raise Problem(422, "too_many_hashtags", f"At most {MAX_HASHTAGS} hashtags.")
+    mentions = list(dict.fromkeys(name.lower().rstrip(".") for name in _MENTION_RE.findall(caption)))
+    return caption, hashtags, mentions
+
+
+def do_create_video(
+    session: Session,
+    *,
+    author: User,
+    upload_id: int,
+    caption: str = "",
+    visibility: Visibility = Visibility.PUBLIC,
+    comments_enabled: bool = True,
+    cover_time_ms: int | None = None,
+    language: str | None = None,
+) -> Video:
+    """Turn a finished upload into a video and queue its processing (sent after commit)."""
+    from molodets.videos import tasks  # the task module imports this one
+
+    clean_caption, hashtags, mentions = parse_caption(caption)
+    if cover_time_ms is not None and cover_time_ms < 0:
+        raise Problem(422, "invalid_cover_time", "The cover time must not be negative.")
+    upload = uploads.get_completed_upload(session, upload_id=upload_id, user_id=author.id)
+    video = Video(
+        author_id=author.id,
+        upload_id=upload.id,
+        caption=clean_caption,
+        hashtags=hashtags,
+        mentions=mentions,
+        visibility=visibility.value,
+        comments_enabled=comments_enabled,
+        cover_time_ms=cover_time_ms,
+        language=language,
+        source={"filename": upload.filename or "", "size_bytes": upload.length},
+    )
+    # If the job is lost before it starts (a worker killed), the watchdog sends it again then.
+    video.stage_deadline = utcnow() + QUEUE_ALLOWANCE
+    session.add(video)
+    uploads.do_consume_upload(session, upload=upload)
+    session.flush()
+    tasks.publish_first.enqueue(session, video.id, priority=tasks.FIRST_PRIORITY)
+    return video
+
+
+def can_view(video: Video, viewer: User | None) -> bool:
+    """Public ready videos are for everyone; everything else only for its author (and staff).
+    Followers-only videos open to followers once follows exist."""
+    if viewer is not None and (viewer.id == video.author_id or viewer.is_moderator):
+        return True
+    return video.visibility == Visibility.PUBLIC.value and video.status == VideoStatus.READY.value
+
+
+def get_visible_video(session: Session, *, video_id: int, viewer: User | None) -> Video:
+    video = session.get(Video, video_id)
+    if video is None or not can_view(video, viewer):
+        raise Problem(404, "video_not_found", "No such video.")
+    return video
+
+
+def renditions_of(session: Session, video_ids: list[int]) -> dict[int, list[Rendition]]:
+    found: dict[int, list[Rendition]] = {video_id: [] for video_id in video_ids}
+    if video_ids:
+        rows = session.scalars(
+            select(Rendition).where(Rendition.video_id.in_(video_ids)).order_by(Rendition.height.desc())
+        )
+        for rendition in rows:
+            found[rendition.video_id].append(rendition)
+    return found
+
+
+def list_user_videos(
+    session: Session, *, author: User, viewer: User | None, cursor: str | None, limit: int | None
+) -> Page[Video]:
+    statement = select(Video).where(Video.author_id == author.id)
+    if viewer is None or (viewer.id != author.id and not viewer.is_moderator):
+        statement = statement.where(
+            Video.status == VideoStatus.READY.value, Video.visibility == Visibility.PUBLIC.value
+        )
+    return paginate_newest_first(session, statement, model=Video, keys=[Video.id], cursor=cursor, limit=limit)
+
+
+def do_delete_video(session: Session, storage: Storage, *, video: Video, actor: User) -> None:
+    """Delete a video and, once that is committed, every object derived from it."""
+    if actor.id != video.author_id and not actor.is_moderator:
+        raise Problem(404, "video_not_found", "No such video.")
+    prefix = video_prefix(video.id)
+    session.delete(video)
+    session.flush()
+    after_commit(session, lambda: storage.delete_prefix(prefix))
