@@ -48,7 +48,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         default_locale="ru",
     )
     upgrade(settings)
-    app = create_app(build_runtime(settings))
+    runtime = build_runtime(settings)
+    # As `molodets serve` does: job consumers in the same process, so uploads get processed.
+    runtime.jobs.start_consumers(1)
+    app = create_app(runtime)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -62,6 +65,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     yield f"http://127.0.0.1:{port}"
+    runtime.jobs.stop_consumers()
     server.should_exit = True  # the app's lifespan closes the runtime on the way out
     thread.join(timeout=15)
     sock.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+import subprocess
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -91,7 +93,8 @@ def test_plan_first_is_480p_or_the_source() -> None:
 
 @pytest.mark.parametrize(
     ("fps", "expected"),
-    [(29.97, Fraction(30000, 1001)), (30.4, Fraction(30)), (29.9, Fraction(30000, 1001)), (26.5, Fraction(53, 2)), (25.0, Fraction(25)), (120.0, Fraction(60)),
+    [(29.97, Fraction(30000, 1001)), (30.4, Fraction(30)), (29.9, Fraction(30000, 1001)),
+     (26.5, Fraction(53, 2)), (25.0, Fraction(25)), (120.0, Fraction(60)),
      (15.0, Fraction(15)), (59.94, Fraction(60000, 1001))],
 )  # fmt: skip
 def test_output_fps(fps: float, expected: Fraction) -> None:
@@ -175,6 +178,8 @@ def test_first_rendition(clips: ClipCache, tmp_path: Path) -> None:
     made = transcode_first(source, probe_file(source, max_seconds=60), tmp_path, ffmpeg=FFMPEG)
     assert (made.path, made.width, made.height) == (tmp_path / "first.mp4", 480, 854)
     check_rendition(made.path, 480, 854, fps=Fraction(30), audio=True)
+    # make_clip's tone is at -21.8 LUFS; the renditions play at -14.
+    assert integrated_loudness(made.path) == pytest.approx(-14, abs=1.5)
 
 
 def test_timeout_kills_ffmpeg_and_leaves_no_files(clips: ClipCache, tmp_path: Path) -> None:
@@ -256,3 +261,30 @@ def cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return ""
+
+
+def integrated_loudness(path: Path) -> float:
+    """EBU R128 integrated loudness (LUFS) of the file's audio, measured by ffmpeg."""
+    done = subprocess.run(
+        [
+            FFMPEG,
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "ebur128",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = done.stderr[done.stderr.rindex("Summary:") :]
+    match = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    assert match, summary
+    return float(match.group(1))
