@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
@@ -24,6 +29,8 @@ from molodets.runtime import Runtime, build_runtime
 from molodets.settings import Settings, load_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+S3_ACCESS_KEY = "molodets-test"
+S3_SECRET_KEY = "molodets-test-secret"
 
 
 def service_unavailable(reason: str) -> None:
@@ -131,3 +138,45 @@ def db(runtime: Runtime) -> Iterator[Session]:
 def client(runtime: Runtime) -> TestClient:
     # No lifespan (`with`): the session-wide runtime outlives each client.
     return TestClient(create_app(runtime), raise_server_exceptions=False)
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start `moto.server` as its own process on 127.0.0.1 and stop it at the end of the session."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"moto server exited with {process.returncode}: {log_path.read_text()[-2000:]}")
+            try:
+                # trust_env=False: a proxy from the environment must never see test traffic.
+                httpx.get(f"{endpoint}/moto-api/", timeout=1, trust_env=False)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"moto server did not answer within 30 s: {log_path.read_text()[-2000:]}")
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

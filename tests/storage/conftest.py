@@ -2,64 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from molodets.storage import LocalStorage, S3Storage, Storage
+from tests.conftest import S3_ACCESS_KEY as ACCESS_KEY
+from tests.conftest import S3_SECRET_KEY as SECRET_KEY
+from tests.conftest import free_port
 
-ACCESS_KEY = "molodets-test"
-SECRET_KEY = "molodets-test-secret"
 SIGNING_KEY = b"0123456789abcdef0123456789abcdef"
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `moto.server` as its own process on 127.0.0.1 and stop it at the end of the session."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"moto server exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                # trust_env=False: a proxy from the environment must never see test traffic.
-                httpx.get(f"{endpoint}/moto-api/", timeout=1, trust_env=False)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not answer within 30 s: {log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
