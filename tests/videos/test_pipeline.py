@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,28 @@ def test_a_refused_file_fails_with_a_readable_code(
     assert failed["error_code"] == "not_a_video"
     assert failed["error_message"]
     assert list(runtime.storage.list(f"videos/{video_id}/")) in ([], [f"videos/{video_id}/original"])
+
+
+def test_progress_stream_follows_processing_to_the_end(
+    client: TestClient, db: Session, runtime: Runtime, clip: Path
+) -> None:
+    user = make_user(db, username="watcher")
+    headers = bearer(db, user)
+    video_id = create_video(client, headers, upload_file(client, headers, clip))["id"]
+    stranger = bearer(db, make_user(db, username="stranger"))
+    assert client.get(f"/api/v1/videos/{video_id}/progress", headers=stranger).status_code == 404
+    runtime.jobs.start_consumers(1)
+    try:
+        events = []
+        with client.stream("GET", f"/api/v1/videos/{video_id}/progress", headers=headers) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line.removeprefix("data: ")))
+    finally:
+        runtime.jobs.stop_consumers()
+    assert events[-1]["stage"] == "done"
+    assert events[-1]["progress"] == 100
+    progress = [event["progress"] for event in events]
+    assert progress == sorted(progress)
+    assert len(events) >= 2

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import orjson
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import StreamingResponse
 
 from molodets.accounts import service as accounts
-from molodets.accounts.auth import CurrentUser, ViewerDep
+from molodets.accounts.auth import CurrentUser, DetachedViewerDep, ViewerDep
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep
@@ -16,6 +23,10 @@ from molodets.videos.models import Video
 from molodets.videos.schemas import VideoCreateIn, VideoListOut, VideoOut
 
 router = APIRouter(prefix="/api/v1", tags=["videos"])
+
+# Progress is read from the database, so any web process can stream any worker's progress.
+PROGRESS_POLL_SECONDS = 0.5
+PROGRESS_STREAM_SECONDS = 30 * 60
 
 
 def _video_id(raw: str) -> int:
@@ -50,6 +61,41 @@ def get_video(video_id: str, viewer: ViewerDep, db: DbSession, runtime: RuntimeD
     author = db.get(User, video.author_id)
     assert author is not None  # the foreign key cascades deletes
     return _out(db, runtime.storage, [video], {author.id: author})[0]
+
+
+@router.get("/videos/{video_id}/progress", response_class=StreamingResponse)
+async def follow_progress(video_id: str, viewer: DetachedViewerDep, runtime: RuntimeDep) -> StreamingResponse:
+    """Server-sent events with the video's status, stage and progress as they change, until it is
+    done or failed: how the creator's page shows processing without polling the API."""
+    wanted = _video_id(video_id)
+    user = viewer.user
+
+    def current() -> dict[str, object]:
+        with runtime.db.read_sessions() as session:
+            video = service.get_visible_video(session, video_id=wanted, viewer=user)
+            if user is None or user.id != video.author_id:
+                raise Problem(404, "video_not_found", "No such video.")
+            return {
+                "status": video.status,
+                "stage": video.stage,
+                "progress": video.progress,
+                "error_code": video.error_code,
+            }
+
+    first = await run_in_threadpool(current)  # a 404 before the stream starts
+
+    async def events() -> AsyncIterator[bytes]:
+        state, last, deadline = first, None, time.monotonic() + PROGRESS_STREAM_SECONDS
+        while True:
+            if state != last:
+                yield b"data: " + orjson.dumps(state) + b"\n\n"
+                last = state
+            if state["stage"] == "done" or state["status"] == "failed" or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(PROGRESS_POLL_SECONDS)
+            state = await run_in_threadpool(current)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 @router.delete("/videos/{video_id}", status_code=204)
