@@ -217,3 +217,8 @@ def test_progress_stream_follows_processing_to_the_end(
     progress = [event["progress"] for event in events]
     assert progress == sorted(progress)
     assert len(events) >= 2
+
+
+def test_short_clips_go_before_long_ones_on_the_media_queue() -> None:
+    short, minute, hour = (tasks.ladder_priority(ms) for ms in (15_000, 60_000, 3_600_000))
+    assert tasks.FIRST_PRIORITY > short > minute > hour >= 10

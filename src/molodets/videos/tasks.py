@@ -42,9 +42,14 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 MAX_ATTEMPTS = 5
 PROGRESS_INTERVAL_SECONDS = 1.0
 TRANSIENT_CODES = frozenset({"probe_timeout", "probe_failed"})
-# Short clips first: a job's priority falls with the clip's length (huey runs higher first).
+# huey runs higher priorities first. Every first rendition goes before any ladder (it is what
+# makes a clip playable), and among ladders the shorter clip goes first, so one long upload never
+# holds back the short ones queued behind it.
 FIRST_PRIORITY = 100
-LADDER_PRIORITY = 50
+
+
+def ladder_priority(duration_ms: int | None) -> int:
+    return max(10, 60 - (duration_ms or 600_000) // 10_000)
 
 
 @dataclass(frozen=True)
@@ -220,7 +225,7 @@ def publish_first(ctx: JobContext, video_id: int) -> None:
     video.progress = 30
     video.published_at = utcnow()
     video.stage_deadline = utcnow() + _stage_deadline(probe.duration_ms, 10)
-    finish_ladder.enqueue(ctx.session, video_id, priority=LADDER_PRIORITY)
+    finish_ladder.enqueue(ctx.session, video_id, priority=ladder_priority(probe.duration_ms))
     keep = {original_key, poster, poster_webp, first_key}
     after_commit(ctx.session, lambda: _sweep(runtime, video_id, keep))
 
@@ -356,6 +361,6 @@ def watchdog(ctx: JobContext) -> None:
         ctx.log.warning("video_requeued", video_id=video.id, stage=video.stage, attempts=video.attempts)
         video.stage_deadline = now + _stage_deadline(video.duration_ms, 10)
         if video.stage == Stage.LADDER.value:
-            finish_ladder.enqueue(ctx.session, video.id, priority=LADDER_PRIORITY)
+            finish_ladder.enqueue(ctx.session, video.id, priority=ladder_priority(video.duration_ms))
         else:
             publish_first.enqueue(ctx.session, video.id, priority=FIRST_PRIORITY)
