@@ -36,6 +36,7 @@ test: lint ## lint, then the whole test suite (SQLite; PostgreSQL/Redis when MOL
 .PHONY: bench
 bench: install ## run the benchmarks (they print figures and ratios against a baseline)
 	$(BIN)/python benchmarks/http_requests.py
+	$(BIN)/python benchmarks/transcode.py
 
 .PHONY: format
 format: install ## apply ruff's fixes and formatting

@@ -14,24 +14,11 @@ from molodets.media.ffmpeg import ffmpeg_executable
 from molodets.media.probe import probe_file
 from molodets.media.transcode import TranscodeFailed
 from molodets.media.types import ProbeResult
-from tests.media.test_transcode import integrated_loudness
+from tests.media.test_transcode import integrated_loudness, make_colour_steps
 from tests.mediaclips import ClipCache, make_clip, make_truncated, run_ffmpeg
 
 FFMPEG = ffmpeg_executable()
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
-
-
-def make_colour_steps(path: Path) -> Path:
-    """3 s at 180x320: red, then green, then blue, one second each, with a tone. One keyframe
-    only, so a poster at 2.5 s proves an accurate seek, not a jump to the nearest keyframe."""
-    steps = ";".join(f"color=c={c}:s=180x320:r=30:d=1[{c}]" for c in ("red", "lime", "blue"))
-    run_ffmpeg(
-        "-filter_complex", f"{steps};[red][lime][blue]concat=n=3:v=1:a=0,format=yuv420p[v]",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3",
-        "-map", "[v]", "-map", "0:a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "300",
-        "-c:a", "aac", "-f", "mp4", str(path),
-    )  # fmt: skip
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +57,33 @@ def test_poster_is_the_frame_at_the_cover_time(
     assert close(hex_rgb(make_placeholder(jpeg)), colour)
 
 
+def make_video_shorter_than_audio(path: Path) -> Path:
+    """1 s of red picture and 3 s of sound, as an editor exporting a voice-over might write."""
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "color=c=red:s=180x320:r=30:d=1",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+        "-f", "mp4", str(path),
+    )  # fmt: skip
+    return path
+
+
+def test_cover_time_without_a_picture_falls_back_to_the_first_frame(clips: ClipCache, tmp_path: Path) -> None:
+    source = clips.get("dv_short_video.mp4", make_video_shorter_than_audio)
+    probe = probe_file(source, max_seconds=60)
+    assert probe.duration_ms >= 2900  # the container's duration is the audio's
+    made = make_derived(source, probe, tmp_path, ffmpeg=FFMPEG, cover_ms=2500)
+    with Image.open(made.poster_jpeg) as image:
+        assert close(image.convert("RGB").getpixel((90, 160)), RED)
+    assert made.audio is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "audio.m4a",
+        "poster.jpg",
+        "poster.webp",
+        "preview.mp4",
+    ]
+
+
 def test_preview_is_a_silent_short_loop_from_the_start(
     steps: tuple[Path, ProbeResult], tmp_path: Path
 ) -> None:
@@ -77,7 +91,7 @@ def test_preview_is_a_silent_short_loop_from_the_start(
     assert preview_facts(preview) == ("h264", 180, 320, 0)  # never upscaled to 360 px
     assert duration(preview) == pytest.approx(2.5, abs=0.05)
     with av.open(str(preview)) as container:
-        first = next(container.decode(video=0)).to_image()
+        first = next(container.decode(video=0)).to_image()  # type: ignore[no-untyped-call]
     assert close(first.getpixel((90, 160)), RED)
 
 

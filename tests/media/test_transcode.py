@@ -20,7 +20,7 @@ from molodets.media.ladder import output_fps, plan_first, plan_ladder
 from molodets.media.probe import probe_file
 from molodets.media.transcode import TranscodeFailed, TranscodeTimeout, transcode_first, transcode_ladder
 from molodets.media.types import AudioStreamInfo, ProbeResult, RenditionFile, RenditionSpec, VideoStreamInfo
-from tests.mediaclips import ClipCache, make_clip, make_truncated
+from tests.mediaclips import ClipCache, make_clip, make_truncated, run_ffmpeg
 
 
 def probe_of(width: int, height: int, *, fps: float = 30.0, audio: bool = True) -> ProbeResult:
@@ -112,8 +112,11 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple[int, int]], Fraction, bool]] =
         {"width": 1280, "height": 720, "seconds": 1.0, "rotation": 90},
         [(720, 1280), (480, 854), (360, 640)], Fraction(30), True,
     ),
+    # Where it was filmed, as phones record it: must not reach the published files.
     "tc_silent.mp4": (
-        {"width": 360, "height": 640, "seconds": 1.0, "audio": False}, [(360, 640)], Fraction(30), False,
+        {"width": 360, "height": 640, "seconds": 1.0, "audio": False,
+         "extra_args": ("-metadata", "location=+55.7558+037.6173/")},
+        [(360, 640)], Fraction(30), False,
     ),
     "tc_120fps.mp4": (
         {"width": 180, "height": 320, "seconds": 1.0, "fps": 120}, [(180, 320)], Fraction(60), True,
@@ -167,10 +170,23 @@ def test_progress_is_reported_during_the_run(clips: ClipCache, tmp_path: Path) -
     source = clips.get("tc_progress.mp4", make_clip, width=240, height=426, seconds=8.0)
     probe = probe_file(source, max_seconds=60)
     progress: list[float] = []
-    transcode_ladder(source, probe, plan_ladder(probe), tmp_path, ffmpeg=FFMPEG, on_progress=progress.append)
+    (made,) = transcode_ladder(
+        source, probe, plan_ladder(probe), tmp_path, ffmpeg=FFMPEG, on_progress=progress.append
+    )
     assert len(progress) >= 3
     assert progress == sorted(set(progress))
     assert progress[-1] == 1.0
+    # Longer than a GOP, so the keyframes show: every 2 s exactly, the same in every rung.
+    assert keyframe_times(made.path) == [0, 2, 4, 6]
+
+
+def test_keyframes_ignore_scene_cuts(clips: ClipCache, tmp_path: Path) -> None:
+    # Hard cuts at 1 s and 2 s: an encoder left to itself puts keyframes there, which would
+    # misalign the rungs' GOPs.
+    source = clips.get("dv_steps.mp4", make_colour_steps)
+    probe = probe_file(source, max_seconds=60)
+    (made,) = transcode_ladder(source, probe, plan_ladder(probe), tmp_path, ffmpeg=FFMPEG)
+    assert keyframe_times(made.path) == [0, 2]
 
 
 def test_first_rendition(clips: ClipCache, tmp_path: Path) -> None:
@@ -205,19 +221,32 @@ def test_corrupt_source_fails_with_ffmpeg_message(clips: ClipCache, tmp_path: Pa
     assert list(tmp_path.iterdir()) == []
 
 
+def make_colour_steps(path: Path) -> Path:
+    """3 s at 180x320: red, then green, then blue, one second each, with a tone. One keyframe
+    only, so a poster at 2.5 s proves an accurate seek, not a jump to the nearest keyframe."""
+    steps = ";".join(f"color=c={c}:s=180x320:r=30:d=1[{c}]" for c in ("red", "lime", "blue"))
+    run_ffmpeg(
+        "-filter_complex", f"{steps};[red][lime][blue]concat=n=3:v=1:a=0,format=yuv420p[v]",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3",
+        "-map", "[v]", "-map", "0:a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "300",
+        "-c:a", "aac", "-f", "mp4", str(path),
+    )  # fmt: skip
+    return path
+
+
 # --- checks ----------------------------------------------------------------------------------
 
 
 def check_rendition(path: Path, width: int, height: int, *, fps: Fraction, audio: bool) -> None:
     """H.264 High yuv420p at the planned size, square pixels, no rotation, constant `fps`,
-    keyframes at most 2 s apart, AAC stereo 48 kHz (or no audio), moov before mdat."""
+    keyframes at most 2 s apart, AAC stereo 48 kHz (or no audio), moov before mdat, no location."""
     boxes = top_level_boxes(path)
     assert boxes.index(b"moov") < boxes.index(b"mdat")
+    assert all(matrix == IDENTITY for matrix in track_matrices(path))  # no rotation in the tracks
     with av.open(str(path)) as container:
-        frame = next(container.decode(video=0))
-        assert frame.rotation == 0
-        assert all(data.type.name != "DISPLAYMATRIX" for data in frame.side_data)
+        assert next(container.decode(video=0)).rotation == 0
     with av.open(str(path)) as container:
+        assert not [key for key in container.metadata if key.startswith("location")]
         video = container.streams.video[0]
         context = video.codec_context
         assert (context.name, context.profile, context.pix_fmt) == ("h264", "High", "yuv420p")
@@ -238,18 +267,50 @@ def check_rendition(path: Path, width: int, height: int, *, fps: Fraction, audio
     assert all(b - a <= 2 for a, b in itertools.pairwise(points))
 
 
+def keyframe_times(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        return sorted(
+            p.pts * p.time_base for p in container.demux(video) if p.is_keyframe and p.pts is not None
+        )
+
+
 def top_level_boxes(path: Path) -> list[bytes]:
     """The MP4 box types at the top level, in file order."""
-    boxes, offset, data = [], 0, path.read_bytes()
+    return [kind for kind, _ in boxes(path.read_bytes())]
+
+
+def boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, payload) of the boxes in `data`, one level deep."""
+    found, offset = [], 0
     while offset + 8 <= len(data):
-        size = int.from_bytes(data[offset : offset + 4], "big")
-        boxes.append(data[offset + 4 : offset + 8])
+        size, header = int.from_bytes(data[offset : offset + 4], "big"), 8
         if size == 1:
-            size = int.from_bytes(data[offset + 8 : offset + 16], "big")
-        if size < 8:
+            size, header = int.from_bytes(data[offset + 8 : offset + 16], "big"), 16
+        elif size == 0:
+            size = len(data) - offset
+        if size < header:
             break
+        found.append((data[offset + 4 : offset + 8], data[offset + header : offset + size]))
         offset += size
-    return boxes
+    return found
+
+
+# The display matrix of a track that needs no turning: (1, 0, 0; 0, 1, 0; 0, 0, 1) in 16.16 and 2.30.
+IDENTITY = (0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+
+
+def track_matrices(path: Path) -> list[tuple[int, ...]]:
+    """The display matrix in each track header (moov/trak/tkhd): where players read rotation."""
+    (moov,) = [payload for kind, payload in boxes(path.read_bytes()) if kind == b"moov"]
+    matrices = []
+    for kind, trak in boxes(moov):
+        if kind != b"trak":
+            continue
+        (tkhd,) = [payload for inner, payload in boxes(trak) if inner == b"tkhd"]
+        start = 40 if tkhd[0] == 0 else 52  # after version/flags, times, ids, layer, volume
+        matrices.append(tuple(int.from_bytes(tkhd[i : i + 4], "big") for i in range(start, start + 36, 4)))
+    return matrices
 
 
 def running_pids() -> list[int]:

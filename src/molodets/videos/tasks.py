@@ -18,6 +18,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -209,9 +210,8 @@ def publish_first(ctx: JobContext, video_id: int) -> None:
     if video is None:
         after_commit(ctx.session, lambda: runtime.storage.delete_prefix(video_prefix(video_id)))
         return
-    prefix, original_key, poster, poster_webp, placeholder, first = results
+    prefix, poster, poster_webp, placeholder, first = results
     video.media_prefix = prefix
-    video.original_key = original_key
     video.poster_key, video.poster_webp_key, video.placeholder = poster, poster_webp, placeholder
     video.duration_ms = probe.duration_ms
     video.width, video.height = probe.video.display_width, probe.video.display_height
@@ -226,40 +226,39 @@ def publish_first(ctx: JobContext, video_id: int) -> None:
     video.published_at = utcnow()
     video.stage_deadline = utcnow() + _stage_deadline(probe.duration_ms, 10)
     finish_ladder.enqueue(ctx.session, video_id, priority=ladder_priority(probe.duration_ms))
-    keep = {original_key, poster, poster_webp, first_key}
+    keep = {video.original_key, poster, poster_webp, first_key}
     after_commit(ctx.session, lambda: _sweep(runtime, video_id, keep))
 
 
 def _publish_files(
     runtime: Runtime, snapshot: Snapshot, source: Path, probe: ProbeResult, workdir: Path
-) -> tuple[str, str | None, str, str, str, RenditionFile]:
+) -> tuple[str, str, str, str, RenditionFile]:
     ffmpeg = ffmpeg_executable(runtime.settings.ffmpeg_path)
     prefix = f"{video_prefix(snapshot.id)}/{secrets.token_hex(8)}"
     _set_progress(runtime, snapshot.id, stage=Stage.FIRST_RENDITION, percent=5)
-    original_key = snapshot.original_key
-    if runtime.settings.keep_originals and original_key is None:
-        original_key = _put(
-            runtime, f"{video_prefix(snapshot.id)}/original", source, "application/octet-stream"
-        )
     cover = (
         snapshot.cover_time_ms if snapshot.cover_time_ms is not None else min(1000, probe.duration_ms // 2)
     )
-    jpeg, webp = make_poster(
-        source, probe, min(cover, max(probe.duration_ms - 100, 0)), workdir, ffmpeg=ffmpeg
-    )
+    # The poster is made beside the first rendition, not before it: time to playable is the
+    # longer of the two, not their sum.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        posters = pool.submit(
+            make_poster, source, probe, min(cover, max(probe.duration_ms - 100, 0)), workdir, ffmpeg=ffmpeg
+        )
+        first = transcode_first(
+            source,
+            probe,
+            workdir,
+            ffmpeg=ffmpeg,
+            on_progress=_progress_reporter(runtime, snapshot.id, Stage.FIRST_RENDITION, 5, 30),
+            timeout=_timeout(probe.duration_ms, 4),
+        )
+        jpeg, webp = posters.result()
     placeholder = make_placeholder(jpeg)
     poster = _put(runtime, f"{prefix}/poster.jpg", jpeg, "image/jpeg")
     poster_webp = _put(runtime, f"{prefix}/poster.webp", webp, "image/webp")
-    first = transcode_first(
-        source,
-        probe,
-        workdir,
-        ffmpeg=ffmpeg,
-        on_progress=_progress_reporter(runtime, snapshot.id, Stage.FIRST_RENDITION, 5, 30),
-        timeout=_timeout(probe.duration_ms, 4),
-    )
     _put(runtime, f"{prefix}/first.mp4", first.path, "video/mp4")
-    return prefix, original_key, poster, poster_webp, placeholder, first
+    return prefix, poster, poster_webp, placeholder, first
 
 
 @job(queue=MEDIA_QUEUE, retries=3, backoff_seconds=10)
@@ -274,6 +273,12 @@ def finish_ladder(ctx: JobContext, video_id: int) -> None:
         with _workdir(runtime, video_id) as workdir:
             source = _source_file(runtime, snapshot, workdir)
             probe = probe_file(source, max_seconds=runtime.settings.video_max_seconds)
+            # Kept after publishing, not before: copying a big original must not delay playback.
+            original_key = snapshot.original_key
+            if runtime.settings.keep_originals and original_key is None:
+                original_key = _put(
+                    runtime, f"{video_prefix(video_id)}/original", source, "application/octet-stream"
+                )
             ladder = transcode_ladder(
                 source,
                 probe,
@@ -306,7 +311,7 @@ def finish_ladder(ctx: JobContext, video_id: int) -> None:
     ctx.session.execute(delete(Rendition).where(Rendition.video_id == video_id))
     for item, key in zip(ladder, keys, strict=True):
         ctx.session.add(_rendition(video_id, item, key))
-    video.preview_key, video.audio_key = preview, audio
+    video.preview_key, video.audio_key, video.original_key = preview, audio, original_key
     video.stage, video.progress, video.stage_deadline = Stage.DONE.value, 100, None
     keep = {video.original_key, video.poster_key, video.poster_webp_key, preview, audio, *keys}
     upload_id = video.upload_id
