@@ -10,6 +10,7 @@ from molodets.accounts import pages as accounts_pages
 from molodets.accounts import service
 from molodets.accounts.auth import ViewerDep
 from molodets.http import DbSession, is_https
+from molodets.videos import pages as videos_pages
 from molodets.web import i18n
 from molodets.web.forms import FormDep, field, safe_next, see_other
 from molodets.web.templating import render, render_error_page_sync
@@ -45,3 +46,4 @@ def switch_language(request: Request, viewer: ViewerDep, db: DbSession, form: Fo
 
 
 router.include_router(accounts_pages.router)
+router.include_router(videos_pages.router)
