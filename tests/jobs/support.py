@@ -13,6 +13,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 from molodets.db import Database
 from molodets.jobs import JobRuntime
+from molodets.models import Base
 from molodets.settings import Settings
 
 EFFECTS = Table(
@@ -82,6 +83,9 @@ def make_runtime(data_dir: Path, redis_url: str | None, prefix: str) -> StandInR
     settings = Settings(_env_file=None, data_dir=data_dir, redis_url=redis_url)  # type: ignore[call-arg]
     db = Database(f"sqlite:///{data_dir / 'app.sqlite3'}")
     EFFECTS.metadata.create_all(db.engine)
+    # The scheduler sends every registered periodic job, the application's too (the registry is
+    # process-wide); give them their tables so they run as quick no-ops instead of failing.
+    Base.metadata.create_all(db.engine)
     jobs = JobRuntime(settings, prefix=prefix)
     runtime = StandInRuntime(settings=settings, db=db, jobs=jobs)
     jobs.bind(runtime)  # type: ignore[arg-type]  # a stand-in for molodets.runtime.Runtime
