@@ -16,14 +16,13 @@ from sqlalchemy.orm import Session
 from molodets.accounts.models import User
 from molodets.db import after_commit
 from molodets.errors import Problem
-from molodets.storage import Storage
+from molodets.storage import IMMUTABLE, Storage
 
 AVATAR_SIZES = (96, 256, 512)
 AVATAR_MIN_SIDE = 32
 # 40 megapixels: any phone photo passes; a "bomb" that claims 50,000 x 50,000 does not.
 AVATAR_MAX_PIXELS = 40_000_000
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
-IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def render_avatar(data: bytes) -> dict[int, bytes]:

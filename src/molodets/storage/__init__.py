@@ -15,6 +15,7 @@ from urllib.request import url2pathname
 
 from molodets.storage.base import (
     DEFAULT_CHUNK_SIZE,
+    IMMUTABLE,
     MAX_KEY_LENGTH,
     MAX_SEGMENT_LENGTH,
     InvalidKey,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "IMMUTABLE",
     "MAX_KEY_LENGTH",
     "MAX_SEGMENT_LENGTH",
     "MEDIA_PATH",

@@ -21,6 +21,8 @@ MAX_SEGMENT_LENGTH = 240
 # Big enough to keep syscalls and HTTP reads few, small enough to start sending a Range reply at once.
 DEFAULT_CHUNK_SIZE = 256 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# For keys that are never reused (content-addressed, or one folder per processing run).
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 _KEY_CHARS = re.compile(r"[A-Za-z0-9._/-]+")
 

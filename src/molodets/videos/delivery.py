@@ -15,12 +15,10 @@ from starlette.responses import FileResponse, Response
 
 from molodets.errors import Problem
 from molodets.http import RuntimeDep
-from molodets.storage import LocalStorage, ObjectNotFound, is_valid_key
+from molodets.storage import IMMUTABLE, LocalStorage, ObjectNotFound, is_valid_key
 from molodets.videos.models import Video, Visibility
 
 router = APIRouter(include_in_schema=False)
-
-IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def _video_id_of(key: str) -> int | None:

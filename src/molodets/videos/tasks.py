@@ -35,11 +35,11 @@ from molodets.media.probe import probe_file
 from molodets.media.transcode import transcode_first, transcode_ladder
 from molodets.media.types import MediaRejected, ProbeResult, RenditionFile
 from molodets.runtime import Runtime
+from molodets.storage import IMMUTABLE
 from molodets.uploads import service as uploads
 from molodets.videos.models import Rendition, Stage, Video, VideoStatus
 from molodets.videos.service import video_prefix
 
-IMMUTABLE = "public, max-age=31536000, immutable"
 MAX_ATTEMPTS = 5
 PROGRESS_INTERVAL_SECONDS = 1.0
 TRANSIENT_CODES = frozenset({"probe_timeout", "probe_failed"})
@@ -156,19 +156,19 @@ def _fail(ctx: JobContext, video_id: int, code: str, detail: str) -> None:
         video.stage_deadline = None
 
 
-def _give_up_or_retry(ctx: JobContext, video_id: int, retries: int, error: Exception) -> None:
-    if ctx.attempt >= retries:
-        _fail(ctx, video_id, "processing_failed", f"Processing failed: {error}")
+def _handle_failure(ctx: JobContext, video_id: int, retries: int, error: Exception) -> None:
+    """A verdict on the file fails the video at once. Anything else (a probe that timed out or
+    crashed may be the machine's load, not the file) is retried until the last attempt, which
+    fails the video with a readable reason; raising is what makes the job retry."""
+    if isinstance(error, MediaRejected) and error.code not in TRANSIENT_CODES:
+        _fail(ctx, video_id, error.code, error.detail)
         return
-    raise error
-
-
-def _reject(ctx: JobContext, video_id: int, rejected: MediaRejected, retries: int) -> None:
-    """A verdict on the file fails the video at once; a probe that timed out or crashed may be
-    the machine's load, not the file, so it is retried first."""
-    if rejected.code in TRANSIENT_CODES and ctx.attempt < retries:
-        raise rejected
-    _fail(ctx, video_id, rejected.code, rejected.detail)
+    if ctx.attempt < retries:
+        raise error
+    if isinstance(error, MediaRejected):
+        _fail(ctx, video_id, error.code, error.detail)
+    else:
+        _fail(ctx, video_id, "processing_failed", f"Processing failed: {error}")
 
 
 def _sweep(runtime: Runtime, video_id: int, keep: set[str | None]) -> None:
@@ -200,11 +200,8 @@ def publish_first(ctx: JobContext, video_id: int) -> None:
             source = _source_file(runtime, snapshot, workdir)
             probe = probe_file(source, max_seconds=runtime.settings.video_max_seconds)
             results = _publish_files(runtime, snapshot, source, probe, workdir)
-    except MediaRejected as rejected:
-        _reject(ctx, video_id, rejected, publish_first.retries)
-        return
-    except Exception as error:  # noqa: BLE001 - transient until the last attempt
-        _give_up_or_retry(ctx, video_id, publish_first.retries, error)
+    except Exception as error:  # noqa: BLE001 - sorted out by _handle_failure
+        _handle_failure(ctx, video_id, publish_first.retries, error)
         return
     video = ctx.session.get(Video, video_id)
     if video is None:
@@ -299,11 +296,8 @@ def finish_ladder(ctx: JobContext, video_id: int) -> None:
             )
             audio_path = extract_audio(source, probe, workdir, ffmpeg=ffmpeg)
             audio = _put(runtime, f"{prefix}/audio.m4a", audio_path, "audio/mp4") if audio_path else None
-    except MediaRejected as rejected:
-        _reject(ctx, video_id, rejected, finish_ladder.retries)
-        return
-    except Exception as error:  # noqa: BLE001 - transient until the last attempt
-        _give_up_or_retry(ctx, video_id, finish_ladder.retries, error)
+    except Exception as error:  # noqa: BLE001 - sorted out by _handle_failure
+        _handle_failure(ctx, video_id, finish_ladder.retries, error)
         return
     video = ctx.session.get(Video, video_id)
     if video is None or video.media_prefix != prefix:
