@@ -36,6 +36,8 @@ OPEN_OPTIONS = {
 IMAGE_CODECS = {"mjpeg", "png", "apng", "gif", "webp", "bmp", "tiff", "jpeg2000", "jpegxl", "jpegls"}
 IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 HEAD_BYTES = 512
+# AVColorTransferCharacteristic values of the HDR transfers: SMPTE ST 2084 and ARIB STD-B67.
+HDR_TRANSFERS = {16: "pq", 18: "hlg"}
 LENGTH_SLACK_S = 0.5
 
 
@@ -139,6 +141,7 @@ def _measure(container: InputContainer, head: bytes, max_seconds: int) -> dict[s
             "fps": round(fps, 3),
             "pix_fmt": scan.frame.format.name,
             "bit_depth": scan.frame.format.components[0].bits,
+            "hdr": HDR_TRANSFERS.get(scan.frame.color_trc),
         },
         "audio": _audio(audio),
     }

@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from PIL import Image
 
-from molodets.media.ladder import output_fps
+from molodets.media.ladder import output_fps, sdr_filters
 from molodets.media.transcode import (
     LOUDNORM,
     SCALE_FLAGS,
@@ -161,12 +161,15 @@ def _poster_part(probe: ProbeResult, at_ms: int, out_dir: Path) -> _Part:
     at = max(0.0, min(float(at_ms), probe.duration_ms - 2 * frame_ms)) / 1000
     width, height = _scaled(probe, POSTER_MAX_SHORT)
     jpeg, webp = out_dir / "poster.jpg", out_dir / "poster.webp"
+    sdr = sdr_filters(probe)
     # JPEG wants full-range and WebP limited-range YUV: after the split, ffmpeg converts each
     # branch to what its encoder takes.
     return _Part(
         # The window after the seek: in a combined run ffmpeg decodes all of it (see above).
         input_args=["-ss", f"{at:.3f}", "-t", f"{max(0.25, 3 * frame_ms / 1000):.3f}"],
-        chain=lambda i: f"[{i}:V:0]scale={width}:{height}:flags={SCALE_FLAGS},setsar=1,split[pj][pw]",
+        chain=lambda i: (
+            f"[{i}:V:0]{sdr}scale={width}:{height}:flags={SCALE_FLAGS},setsar=1,split[pj][pw]"
+        ),
         outputs=[
             (["-map", "[pj]", "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1"], jpeg),
             (["-map", "[pw]", "-frames:v", "1", "-c:v", "libwebp", "-quality", "80", "-f", "webp"], webp),
@@ -178,6 +181,7 @@ def _preview_part(probe: ProbeResult, start_ms: int, out_dir: Path) -> _Part:
     start = max(0.0, min(start_ms, probe.duration_ms - PREVIEW_SECONDS * 1000) / 1000)
     fps = min(output_fps(probe), PREVIEW_MAX_FPS)
     width, height = _scaled(probe, PREVIEW_SHORT)
+    sdr = sdr_filters(probe)
     options = [
         "-map", "[pv]", "-an", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-crf", "28",
         "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4",
@@ -185,7 +189,7 @@ def _preview_part(probe: ProbeResult, start_ms: int, out_dir: Path) -> _Part:
     return _Part(
         input_args=["-ss", f"{start:.3f}", "-t", f"{PREVIEW_SECONDS:g}"],
         chain=lambda i: (
-            f"[{i}:V:0]fps={fps},scale={width}:{height}:flags={SCALE_FLAGS},setsar=1,format=yuv420p[pv]"
+            f"[{i}:V:0]{sdr}fps={fps},scale={width}:{height}:flags={SCALE_FLAGS},setsar=1,format=yuv420p[pv]"
         ),
         outputs=[(options, out_dir / "preview.mp4")],
     )

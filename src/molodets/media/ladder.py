@@ -107,6 +107,20 @@ def output_fps(probe: ProbeResult) -> Fraction:
     return min(Fraction(fps).limit_denominator(1001), Fraction(MAX_FPS))
 
 
+def sdr_filters(probe: ProbeResult) -> str:
+    """Filters (ending in a comma) that tone-map an HDR picture to SDR BT.709, or "" for SDR.
+    Without them a phone's HLG or PQ clip plays grey and washed out: players take our 8-bit
+    output for BT.709. Linear light, then Möbius: linear through the SDR range (a blue at SDR
+    level comes back within 4 % of itself; Hable's curve returned it 36 % darker) with a soft
+    roll-off above it, so highlights do not clip."""
+    if probe.video.hdr is None:
+        return ""
+    return (
+        "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
+        "tonemap=tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p,"
+    )
+
+
 def gop_frames(fps: Fraction) -> int:
     return max(1, round(fps * GOP_SECONDS))
 

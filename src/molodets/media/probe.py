@@ -119,6 +119,7 @@ def _result(ok: dict[str, Any], size: int) -> ProbeResult:
             fps=float(video["fps"]),
             pix_fmt=str(video["pix_fmt"]),
             bit_depth=int(video["bit_depth"]),
+            hdr=video.get("hdr"),
         ),
         audio=None
         if audio is None

@@ -31,7 +31,7 @@ from typing import IO
 
 import av
 
-from molodets.media.ladder import gop_frames, output_fps, plan_first
+from molodets.media.ladder import gop_frames, output_fps, plan_first, sdr_filters
 from molodets.media.types import ProbeResult, RenditionFile, RenditionSpec
 
 ProgressCallback = Callable[[float], None]
@@ -160,7 +160,7 @@ def ladder_command(
     gop = str(gop_frames(fps))
     count = len(specs)
     # Autorotation happens in the decoder before the graph; `[0:V:0]` skips cover-art streams.
-    head = f"[0:V:0]fps={fps}"
+    head = f"[0:V:0]{sdr_filters(probe)}fps={fps}"
     scales = [
         f"scale={s.width}:{s.height}:flags={SCALE_FLAGS},setsar=1,format=yuv420p[v{i}]"
         for i, s in enumerate(specs)

@@ -30,6 +30,8 @@ class VideoStreamInfo:
     fps: float  # average frame rate
     pix_fmt: str
     bit_depth: int
+    # "pq" or "hlg" for HDR (what phones record by default), None for SDR.
+    hdr: str | None = None
 
 
 @dataclass(frozen=True)
