@@ -38,9 +38,13 @@ from molodets.runtime import Runtime
 from molodets.storage import IMMUTABLE
 from molodets.uploads import service as uploads
 from molodets.videos.models import Rendition, Stage, Video, VideoStatus
+from molodets.videos.schemas import SIGNED_URL_SECONDS
 from molodets.videos.service import video_prefix
 
 MAX_ATTEMPTS = 5
+# How long the first rendition outlives the ladder that replaced it: as long as a signed media
+# URL lives, so no page that was handed it finds it gone.
+REPLACED_GRACE_SECONDS = SIGNED_URL_SECONDS
 PROGRESS_INTERVAL_SECONDS = 1.0
 TRANSIENT_CODES = frozenset({"probe_timeout", "probe_failed"})
 # huey runs higher priorities first. Every first rendition goes before any ladder (it is what
@@ -309,13 +313,30 @@ def finish_ladder(ctx: JobContext, video_id: int) -> None:
     video.stage, video.progress, video.stage_deadline = Stage.DONE.value, 100, None
     keep = {video.original_key, video.poster_key, video.poster_webp_key, preview, audio, *keys}
     upload_id = video.upload_id
+    # Pages rendered before this commit still hold the first rendition's URL: it goes later.
+    first = f"{prefix}/first.mp4"
 
     def clean_up() -> None:
-        _sweep(runtime, video_id, keep)
+        _sweep(runtime, video_id, keep | {first})
         if upload_id is not None:
             uploads.discard_upload_file(runtime.settings, upload_id)
 
     after_commit(ctx.session, clean_up)
+    sweep_replaced.enqueue(ctx.session, video_id, delay_seconds=REPLACED_GRACE_SECONDS)
+
+
+@job(queue=MEDIA_QUEUE, retries=3, backoff_seconds=60)
+def sweep_replaced(ctx: JobContext, video_id: int) -> None:
+    """Delete what the finished ladder replaced (the first rendition), once pages that were
+    given its URL have had time to play it."""
+    video = ctx.session.get(Video, video_id)
+    if video is None or video.stage != Stage.DONE.value:
+        return  # deleted (its own sweep ran), or being processed again (that run sweeps)
+    renditions = ctx.session.scalars(select(Rendition.key).where(Rendition.video_id == video_id))
+    keep = {video.original_key, video.poster_key, video.poster_webp_key, video.preview_key, video.audio_key}
+    keep |= set(renditions)
+    runtime = ctx.runtime
+    after_commit(ctx.session, lambda: _sweep(runtime, video_id, keep))
 
 
 def _rendition(video_id: int, item: RenditionFile, key: str) -> Rendition:
