@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import Connection
 
 from molodets.db import UTCDateTime, make_engine
 from molodets.models import Base
@@ -26,6 +27,13 @@ def run_migrations() -> None:
     assert url
     engine = make_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copying it and dropping the old one; with foreign
+            # keys on, that DROP would cascade-delete every row that points at it (all videos
+            # and sessions, for `users`). The pragma only takes effect outside a transaction,
+            # hence the driver connection, before SQLAlchemy begins one.
+            _driver(connection).execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -36,7 +44,15 @@ def run_migrations() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left rows with broken foreign keys: {broken[:10]}")
     engine.dispose()
+
+
+def _driver(connection: Connection) -> Any:
+    return connection.connection.driver_connection
 
 
 run_migrations()
