@@ -16,8 +16,10 @@ from molodets import health
 from molodets.accounts import api as accounts_api
 from molodets.accounts.auth import CrossSiteGuard
 from molodets.errors import install_error_handlers
+from molodets.feed import api as feed_api
 from molodets.observability import BodyLimitMiddleware, RequestContextMiddleware
 from molodets.runtime import Runtime
+from molodets.social import api as social_api
 from molodets.storage import LocalStorage
 from molodets.uploads import api as uploads_api
 from molodets.videos import api as videos_api
@@ -73,6 +75,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(accounts_api.router)
     app.include_router(uploads_api.router)
     app.include_router(videos_api.router)
+    app.include_router(feed_api.router)
+    app.include_router(social_api.router)
     if isinstance(runtime.storage, LocalStorage):
         app.include_router(media_delivery.router)
     app.include_router(web_pages.router)

@@ -139,6 +139,19 @@ def cmd_user_create(args: argparse.Namespace) -> None:
         db.dispose()
 
 
+def cmd_counters_rebuild(args: argparse.Namespace) -> None:
+    from molodets.db import Database, transaction
+    from molodets.social.counters import rebuild_counters
+
+    db = Database(_settings(args).resolved_database_url)
+    try:
+        with transaction(db.sessions) as session:
+            report = rebuild_counters(session)
+        print(f"counters rebuilt: {report.videos_fixed} videos and {report.users_fixed} users corrected")
+    finally:
+        db.dispose()
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from molodets.demo import seed_demo
 
@@ -189,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     roles = create.add_mutually_exclusive_group()
     roles.add_argument("--admin", action="store_true", help="make an administrator")
     roles.add_argument("--moderator", action="store_true", help="make a moderator")
+
+    counters = commands.add_parser("counters", help="likes, follows and saves counters").add_subparsers(
+        dest="counters_command", required=True
+    )
+    rebuild = counters.add_parser("rebuild", help="recompute every counter from the rows it counts")
+    rebuild.set_defaults(handler=cmd_counters_rebuild)
 
     demo = add("demo", cmd_demo, "seed demo creators and clips")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if any account exists")

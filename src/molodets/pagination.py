@@ -75,6 +75,20 @@ def paginate_newest_first(
 ) -> Page[T]:
     """One page of `statement` (rows of `model`), ordered by `keys` descending (the last key
     must be unique, usually the time-sortable id), starting after `cursor`."""
+    return paginate(session, statement, model=model, keys=keys, cursor=cursor, limit=limit, descending=True)
+
+
+def paginate(
+    session: Session,
+    statement: Select[Any],
+    *,
+    model: type[T],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    cursor: str | None,
+    limit: int | None,
+    descending: bool,
+) -> Page[T]:
+    """One page ordered by `keys` (all descending or all ascending), starting after `cursor`."""
     size = check_limit(limit)
     if cursor:
         after = decode_cursor(cursor, arity=len(keys))
@@ -83,9 +97,11 @@ def paginate_newest_first(
         conditions = []
         for position, key in enumerate(keys):
             equal_before = [keys[i] == after[i] for i in range(position)]
-            conditions.append(and_(*equal_before, key < after[position]))
+            beyond = key < after[position] if descending else key > after[position]
+            conditions.append(and_(*equal_before, beyond))
         statement = statement.where(or_(*conditions))
-    statement = statement.order_by(*(key.desc() for key in keys)).limit(size + 1)
+    order = [key.desc() if descending else key.asc() for key in keys]
+    statement = statement.order_by(*order).limit(size + 1)
     rows: list[T] = list(session.scalars(statement))
     items, more = rows[:size], len(rows) > size
     next_cursor = None

@@ -1,6 +1,8 @@
 """The creator's upload page in a real Chromium on a live server whose job consumers process the
-clip: the local file plays at once, the upload (our own tus client) resumes after a reload, and
-the server's version takes over when processing is done."""
+clip: the local file plays at once, the upload (our own tus client) resumes after a reload and
+pauses and resumes on request, the caption highlights #hashtags and @mentions, the chosen cover
+time reaches the server, and the server's version takes over when processing is done. Recording
+with the camera is in test_recording.py."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from molodets.web.i18n import problem_message
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS
 from tests.mediaclips import make_clip, make_text_file
 
 pytestmark = pytest.mark.browser
@@ -153,7 +156,7 @@ def test_upload_resumes_from_the_stored_offset_after_a_reload(page: Page, tmp_pa
     page.on("request", lambda request: seen.append(request) if "/api/v1/uploads" in request.url else None)
     page.evaluate(set_chunk_size)
     page.get_by_label("Выберите видео").set_input_files(clip)
-    expect(page.locator("[data-status-title]")).to_have_text("Загружено")
+    expect(page.locator("[data-status-title]")).to_have_text("Загружено", timeout=DEFAULT_TIMEOUT_MS)
 
     # No new upload: the remembered one was asked for its offset and continued from there.
     assert [r.method for r in seen if r.url.endswith("/api/v1/uploads")] == []
@@ -182,3 +185,109 @@ def test_a_file_that_is_not_a_video_shows_the_reason(page: Page, tmp_path: Path)
     )
     expect(page.get_by_role("heading", name="Не удалось опубликовать видео.")).to_be_visible()
     expect(page.locator("[data-result-text]")).to_have_text(problem_message("not_a_video", "ru"))
+
+
+def test_caption_highlighting_and_the_chosen_cover_reach_the_server(
+    page: Page, live_server: str, tmp_path: Path
+) -> None:
+    clip = make_clip(tmp_path / "обложка.mp4", width=360, height=640, seconds=3, audio=False)
+    sign_up(page)
+    page.goto("/upload")
+    page.get_by_label("Выберите видео").set_input_files(clip)
+
+    caption = page.get_by_label("Подпись")
+    text = "Привет @anna.k и #Котики_2026, почта a@b.cd, #x#y\nещё @n"
+    caption.press_sequentially(text)
+    mirror = page.locator("[data-caption-mirror]")
+    # The same rules as the server: "#x#y" is one tag, an address is no mention, "@n" is too short.
+    expect(mirror.locator("mark.is-tag")).to_have_text(["#Котики_2026", "#x"])
+    expect(mirror.locator("mark.is-mention")).to_have_text(["@anna.k"])
+    expect(page.locator("[data-caption-tags]")).to_have_text("2 хэштега")
+    # The marks sit under the very letters typed: the mirror holds the same text in the same box.
+    assert mirror.evaluate("(node) => node.textContent") == text + "\u200b"
+    caption_box, mirror_box = caption.bounding_box(), mirror.bounding_box()
+    assert caption_box == mirror_box, (caption_box, mirror_box)
+    assert caption.evaluate("(node) => getComputedStyle(node).color") == "rgba(0, 0, 0, 0)"
+
+    # The cover strip is drawn from the local clip; the keyboard moves the chosen frame.
+    expect(page.locator("[data-cover]")).to_be_visible()
+    expect(page.locator("[data-cover-thumbs] canvas[data-drawn]")).to_have_count(8)
+    slider = page.get_by_label("Обложка")
+    expect(slider).to_have_value("1000")  # where the server would cut it by default
+    slider.focus()
+    slider.press("End")
+    slider.press("ArrowLeft")
+    slider.press("ArrowLeft")
+    chosen = int(slider.input_value())
+    assert 2500 <= chosen <= 2800, chosen
+    expect(slider).to_have_attribute("aria-valuetext", re.compile(r"^Кадр обложки на 0:02\.\d$"))
+    wait_until(
+        page, f"Math.abs(document.querySelector('[data-cover-frame]').currentTime - {chosen / 1000}) < 0.05"
+    )
+
+    page.get_by_role("button", name="Опубликовать").click()
+    root = page.locator("[data-upload]")
+    expect(root).to_have_attribute("data-phase", re.compile("published|done"))
+    video_id = root.get_attribute("data-video-id")
+    # Still processing, so only its author may see it: ask with the page's session.
+    video = page.request.get(f"/api/v1/videos/{video_id}").json()
+    assert video["cover_time_ms"] == chosen, video
+    assert video["hashtags"] == ["котики_2026", "x"]
+    assert video["mentions"] == ["anna.k"]
+
+
+def test_pause_holds_the_upload_and_resume_finishes_it(page: Page, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "pause.mp4", width=360, height=640, seconds=3, audio=False)
+    size = clip.stat().st_size
+    sign_up(page)
+    page.goto("/upload")
+    page.evaluate(f"document.querySelector('[data-upload]').dataset.chunkSize = '{64 * 1024}'")
+    # A slow uplink (as on a phone), so the upload takes long enough to watch and pause.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    throttle = {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 100_000}
+    cdp.send("Network.emulateNetworkConditions", throttle)
+    patches: list[int] = []
+
+    def note_patch(request: Request) -> None:
+        if request.method == "PATCH":
+            patches.append(int(request.headers["upload-offset"]))
+
+    page.on("request", note_patch)
+    page.get_by_label("Выберите видео").set_input_files(clip)
+
+    # Percent, speed and time left while it goes.
+    expect(page.locator("[data-status-title]")).to_have_text("Загрузка…")
+    expect(page.locator("[data-status-speed]")).to_have_text(re.compile(r"^\d[\d\s,]*\s[кМ]Б/[сc]$"))
+    expect(page.locator("[data-status-eta]")).to_have_text(
+        re.compile(r"^Осталось \d+ (секунд|секунды|секунда|минута|минуты|минут)$")
+    )
+    pause = page.get_by_role("button", name="Приостановить загрузку")
+    pause.click()
+    expect(page.locator("[data-status-title]")).to_have_text("Пауза")
+    resume = page.get_by_role("button", name="Продолжить загрузку")
+    expect(resume).to_be_focused()  # the same button, so the keyboard stays in place
+    expect(page.locator("[data-status-rate]")).to_be_hidden()
+
+    # While paused nothing moves, on the page or on the server.
+    upload_url = page.evaluate(
+        "JSON.parse(Object.entries(localStorage).find(([k]) => k.startsWith('molodets.tus:'))[1]).url"
+    )
+    head = {"Tus-Resumable": "1.0.0"}
+    held = int(page.request.head(upload_url, headers=head).headers["upload-offset"])
+    percent = page.locator("[data-status-percent]").text_content()
+    sent_patches = len(patches)
+    page.wait_for_timeout(1200)
+    assert int(page.request.head(upload_url, headers=head).headers["upload-offset"]) == held
+    assert 0 < held < size
+    expect(page.locator("[data-status-percent]")).to_have_text(percent or "")
+    assert len(patches) == sent_patches
+
+    cdp.send("Network.emulateNetworkConditions", {**throttle, "uploadThroughput": -1})
+    resume.click()
+    expect(page.locator("[data-status-title]")).to_have_text("Загружено", timeout=DEFAULT_TIMEOUT_MS)
+    expect(page.locator("[data-upload-pause]")).to_be_hidden()
+    # It went on from where the server stood, not from the start.
+    assert patches[sent_patches] == held
+    status = page.request.get(f"/api/v1/uploads/{upload_url.rsplit('/', 1)[1]}").json()
+    assert (status["complete"], status["offset"]) == (True, size)

@@ -41,3 +41,10 @@ def log_in(client: TestClient, login: str, password: str = DEFAULT_PASSWORD) -> 
     response = client.post("/api/v1/sessions", json={"login": login, "password": password})
     assert response.status_code == 200, response.text
     return str(response.json()["csrf_token"])
+
+
+def bearer(db: Session, user: User) -> dict[str, str]:
+    """Headers that authenticate as `user` with a fresh API token."""
+    _, secret = service.do_create_token(db, user=user, name="test")
+    db.commit()
+    return {"Authorization": f"Bearer {secret}"}

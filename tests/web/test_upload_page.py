@@ -72,3 +72,43 @@ def test_layout_links_lead_to_the_upload_page(anna: LoggedIn) -> None:
     assert html.count('href="/upload"') >= 3  # top bar, tab bar, and the home page's button
     upload = anna.client.get("/upload", headers={**HTML, **EN}).text
     assert re.search(r'href="/upload"\s+aria-current="page"', upload)
+
+
+def test_create_page_offers_the_recorder_and_its_messages(anna: LoggedIn) -> None:
+    html = anna.client.get("/upload", headers={**HTML, **RU}).text
+    assert "/static/css/create.css?v=" in html
+    assert 'data-max-seconds="600"' in html
+    for label in ("Снять видео", "Начать запись", "Переснять", "Обложка", "Приостановить загрузку"):
+        assert label in html, label
+    strings = page_strings(html)
+    recorder = strings["recorder"]
+    assert isinstance(recorder, dict)
+    assert recorder["denied"].startswith("Доступ к камере запрещён.")
+    assert recorder["no_camera"] == "На этом устройстве не найдена камера. Выберите видеофайл."
+    assert strings["time_left"] == "Осталось {time}"
+    assert strings["cover_at"] == "Кадр обложки на {time}"
+    problems = strings["problems"]
+    assert isinstance(problems, dict)
+    # The length refusal names the configured limit, in words.
+    assert problems["video_too_long"] == "Видео длиннее 10 минут."
+
+
+def test_length_refusal_follows_the_limit() -> None:
+    assert pages.page_problem_messages("en", 600)["video_too_long"] == "The video is longer than 10 minutes."
+    assert pages.page_problem_messages("en", 60)["video_too_long"] == "The video is longer than 1 minute."
+    assert pages.page_problem_messages("ru", 180)["video_too_long"] == "Видео длиннее 3 минут."
+    assert pages.page_problem_messages("ru", 90)["video_too_long"] == "Видео длиннее 90 секунд."
+    assert pages.page_problem_messages("ru", 21)["video_too_long"] == "Видео длиннее 21 секунды."
+    # The shared catalogue keeps the API's generic wording.
+    assert pages.problem_messages("ru")["video_too_long"] == i18n.problem_message("video_too_long", "ru")
+
+
+def test_create_page_in_english_names_the_limit(anna: LoggedIn) -> None:
+    html = anna.client.get("/upload", headers={**HTML, **EN}).text
+    for label in ("Record a video", "Start recording", "Retake", "Use this video", "Cover", "Pause upload"):
+        assert label in html, label
+    strings = page_strings(html)
+    assert strings["time_left"] == "{time} left"
+    problems = strings["problems"]
+    assert isinstance(problems, dict)
+    assert problems["video_too_long"] == "The video is longer than 10 minutes."

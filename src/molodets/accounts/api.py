@@ -22,6 +22,7 @@ from molodets.accounts.schemas import (
 )
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep
+from molodets.social import service as social
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -114,6 +115,7 @@ def update_me(body: ProfilePatchIn, user: CurrentUser, db: DbSession, runtime: R
         links=[(link.title, link.url) for link in body.links] if body.links is not None else None,
         locale=body.locale,
         email=body.email,
+        likes_public=body.likes_public,
     )
     return AccountOut.of(user, runtime.storage)
 
@@ -155,5 +157,6 @@ def remove_avatar(user: CurrentUser, db: DbSession, runtime: RuntimeDep) -> Acco
 
 
 @router.get("/users/{username}", response_model=PublicUserOut)
-def get_user(username: str, db: DbSession, runtime: RuntimeDep) -> PublicUserOut:
-    return PublicUserOut.of(service.require_user_by_username(db, username), runtime.storage)
+def get_user(username: str, viewer: ViewerDep, db: DbSession, runtime: RuntimeDep) -> PublicUserOut:
+    user = social.require_visible_user(db, username=username, viewer=viewer.user)
+    return PublicUserOut.of(user, runtime.storage)

@@ -34,6 +34,14 @@ class User(IdMixin, TimestampMixin, Base):
     avatar_key: Mapped[str | None] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Whether anyone may see the videos this user liked (off by default, as the big apps do).
+    likes_public: Mapped[bool] = mapped_column(default=False)
+
+    # Kept by the social domain in the same transaction as the rows they count, so profiles
+    # never count rows; `molodets counters rebuild` recomputes them.
+    follower_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    following_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    like_count: Mapped[int] = mapped_column(BigInteger, default=0)  # likes on this user's videos
 
     @property
     def is_moderator(self) -> bool:

@@ -21,6 +21,10 @@ from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep, get_runtime
 from molodets.pagination import MAX_LIMIT
+from molodets.social import service as social
+from molodets.videos import queries as video_queries
+from molodets.videos import service as video_service
+from molodets.videos.schemas import VideoOut
 from molodets.web.forms import (
     PROBLEM_FIELDS,
     FormDep,
@@ -31,6 +35,7 @@ from molodets.web.forms import (
     see_other,
     upload,
 )
+from molodets.web.sections import grid_strings
 from molodets.web.templating import render, render_error_page_sync, request_locale
 
 router = APIRouter(include_in_schema=False)
@@ -143,24 +148,67 @@ def logout(viewer: ViewerDep, db: DbSession) -> Response:
 # --- profiles -----------------------------------------------------------------------------------
 
 
+PROFILE_TABS = ("videos", "liked", "saved")
+# Six rows of three: a phone screen and a half, so the next page is asked for before the end shows.
+GRID_PAGE = 18
+TabParam = Annotated[str, Query(max_length=16)]
+CursorParam = Annotated[str | None, Query(max_length=512)]
+
+
 @router.get("/@{username}")
 def profile(
-    username: str, request: Request, viewer: ViewerDep, db: DbSession, runtime: RuntimeDep
+    username: str,
+    request: Request,
+    viewer: ViewerDep,
+    db: DbSession,
+    runtime: RuntimeDep,
+    tab: TabParam = "videos",
+    cursor: CursorParam = None,
 ) -> Response:
     try:
-        user = service.require_user_by_username(db, username)
+        user = social.require_visible_user(db, username=username, viewer=viewer.user)
     except Problem as problem:
         return render_error_page_sync(request, problem.status, problem.code, viewer=viewer)
     if user.username != username:
         # One address per profile: /@Anna and /@@anna lead to /@anna.
         return RedirectResponse(f"/@{user.username}", status_code=301)
+    is_owner = viewer.user is not None and viewer.user.id == user.id
+    # Saved videos are private to their owner; anyone else asking sees the videos tab.
+    if tab not in PROFILE_TABS or (tab == "saved" and not is_owner):
+        tab = "videos"
     locale = request_locale(request, viewer.user)
     urls = avatars.avatar_urls(runtime.storage, user)
+    videos: list[VideoOut] = []
+    next_cursor = None
+    if tab == "videos":
+        try:
+            page = video_service.list_user_videos(
+                db, author=user, viewer=viewer.user, cursor=cursor, limit=GRID_PAGE
+            )
+        except Problem as problem:  # a cursor we did not make
+            return render_error_page_sync(request, problem.status, problem.code, viewer=viewer)
+        videos = video_queries.video_outs(db, runtime.storage, page.items, {user.id: user})
+        next_cursor = page.next_cursor
     context = {
         "profile": user,
         "avatar_url": urls["256"] if urls else None,
-        "is_owner": viewer.user is not None and viewer.user.id == user.id,
+        "is_owner": is_owner,
         "joined": format_date(user.created_at, format="long", locale=locale),
+        "counts": {
+            "following": user.following_count,
+            "followers": user.follower_count,
+            "likes": user.like_count,
+        },
+        "tab": tab,
+        "videos": videos,
+        "next_cursor": next_cursor,
+        "continued": cursor is not None,
+        "grid_config": {
+            "api": f"/api/v1/users/{user.username}/videos",
+            "limit": GRID_PAGE,
+            "link_suffix": "?source=profile",
+            "strings": grid_strings(locale),
+        },
     }
     return render(request, viewer, "profile.html", context)
 

@@ -47,6 +47,7 @@ class ProfilePatchIn(StrictModel):
     links: list[LinkIn] | None = Field(default=None, max_length=20)
     locale: str | None = Field(default=None, max_length=8)
     email: str | None = Field(default=None, max_length=320)
+    likes_public: bool | None = None
 
 
 class PasswordChangeIn(StrictModel):
@@ -59,6 +60,12 @@ class Link(BaseModel):
     url: str
 
 
+class UserCountsOut(BaseModel):
+    followers: int
+    following: int
+    likes: int  # likes on this user's videos
+
+
 class PublicUserOut(BaseModel):
     id: str
     username: str
@@ -68,6 +75,7 @@ class PublicUserOut(BaseModel):
     avatar_url: str | None
     avatar_urls: dict[str, str] | None
     role: str
+    counts: UserCountsOut
     created_at: datetime
 
     @classmethod
@@ -82,6 +90,9 @@ class PublicUserOut(BaseModel):
             avatar_url=urls["256"] if urls else None,
             avatar_urls=urls,
             role=user.role,
+            counts=UserCountsOut(
+                followers=user.follower_count, following=user.following_count, likes=user.like_count
+            ),
             created_at=user.created_at,
         )
 
@@ -89,11 +100,14 @@ class PublicUserOut(BaseModel):
 class AccountOut(PublicUserOut):
     email: str | None
     locale: str | None
+    likes_public: bool
 
     @classmethod
     def of(cls, user: User, storage: Storage) -> AccountOut:
         public = PublicUserOut.of(user, storage)
-        return cls(**public.model_dump(), email=user.email, locale=user.locale)
+        return cls(
+            **public.model_dump(), email=user.email, locale=user.locale, likes_public=user.likes_public
+        )
 
 
 class SessionOut(BaseModel):

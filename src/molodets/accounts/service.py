@@ -253,8 +253,11 @@ def do_update_profile(
     links: list[tuple[str, str]] | None = None,
     locale: str | None = None,
     email: str | None = None,
+    likes_public: bool | None = None,
 ) -> User:
     """Apply the fields that were given (None = leave as is)."""
+    if likes_public is not None:
+        user.likes_public = likes_public
     if display_name is not None:
         user.display_name = rules.check_display_name(display_name, fallback=user.username)
     if bio is not None:

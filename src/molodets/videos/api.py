@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from molodets.accounts import service as accounts
 from molodets.accounts.auth import CurrentUser, DetachedViewerDep, ViewerDep
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep
+from molodets.social import service as social
 from molodets.storage import Storage
 from molodets.videos import service
 from molodets.videos.models import Video
@@ -27,12 +27,6 @@ router = APIRouter(prefix="/api/v1", tags=["videos"])
 # Progress is read from the database, so any web process can stream any worker's progress.
 PROGRESS_POLL_SECONDS = 0.5
 PROGRESS_STREAM_SECONDS = 30 * 60
-
-
-def _video_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 19:
-        raise Problem(404, "video_not_found", "No such video.")
-    return int(raw)
 
 
 def _out(db: Session, storage: Storage, videos: list[Video], authors: dict[int, User]) -> list[VideoOut]:
@@ -57,7 +51,7 @@ def create_video(body: VideoCreateIn, user: CurrentUser, db: DbSession, runtime:
 
 @router.get("/videos/{video_id}", response_model=VideoOut)
 def get_video(video_id: str, viewer: ViewerDep, db: DbSession, runtime: RuntimeDep) -> VideoOut:
-    video = service.get_visible_video(db, video_id=_video_id(video_id), viewer=viewer.user)
+    video = service.get_visible_video(db, video_id=service.parse_video_id(video_id), viewer=viewer.user)
     author = db.get(User, video.author_id)
     assert author is not None  # the foreign key cascades deletes
     return _out(db, runtime.storage, [video], {author.id: author})[0]
@@ -67,7 +61,7 @@ def get_video(video_id: str, viewer: ViewerDep, db: DbSession, runtime: RuntimeD
 async def follow_progress(video_id: str, viewer: DetachedViewerDep, runtime: RuntimeDep) -> StreamingResponse:
     """Server-sent events with the video's status, stage and progress as they change, until it is
     done or failed: how the creator's page shows processing without polling the API."""
-    wanted = _video_id(video_id)
+    wanted = service.parse_video_id(video_id)
     user = viewer.user
 
     def current() -> dict[str, object]:
@@ -100,7 +94,7 @@ async def follow_progress(video_id: str, viewer: DetachedViewerDep, runtime: Run
 
 @router.delete("/videos/{video_id}", status_code=204)
 def delete_video(video_id: str, user: CurrentUser, db: DbSession, runtime: RuntimeDep) -> None:
-    video = service.get_visible_video(db, video_id=_video_id(video_id), viewer=user)
+    video = service.get_visible_video(db, video_id=service.parse_video_id(video_id), viewer=user)
     service.do_delete_video(db, runtime.storage, video=video, actor=user)
 
 
@@ -113,7 +107,7 @@ def list_user_videos(
     cursor: str | None = None,
     limit: int | None = None,
 ) -> VideoListOut:
-    author = accounts.require_user_by_username(db, username)
+    author = social.require_visible_user(db, username=username, viewer=viewer.user)
     page = service.list_user_videos(db, author=author, viewer=viewer.user, cursor=cursor, limit=limit)
     return VideoListOut(
         items=_out(db, runtime.storage, page.items, {author.id: author}), next_cursor=page.next_cursor

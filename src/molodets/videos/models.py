@@ -48,6 +48,9 @@ class Video(IdMixin, TimestampMixin, Base):
     mentions: Mapped[list[str]] = mapped_column(JSON, default=list)
     visibility: Mapped[str] = mapped_column(String(16), default=Visibility.PUBLIC.value)
     comments_enabled: Mapped[bool] = mapped_column(default=True)
+    # Who may comment while comments are on: "everyone" or "followers" (of the author).
+    comment_audience: Mapped[str] = mapped_column(String(16), default="everyone")
+    pinned_comment_id: Mapped[int | None] = mapped_column(BigInteger)
     language: Mapped[str | None] = mapped_column(String(8))
     cover_time_ms: Mapped[int | None]
 

@@ -25,6 +25,14 @@ router = APIRouter(include_in_schema=False)
 # enough that a lost connection costs little and progress moves on slow mobile links.
 CHUNK_BYTES = 5 * 1024 * 1024
 HASHTAG_COUNT = i18n.NP_("%(num)s hashtag", "%(num)s hashtags")
+# The length limit in words a creator understands ("Видео длиннее 10 минут"), in place of the API's
+# generic "longer than the limit": the page knows the limit, the problem code does not carry it.
+TOO_LONG_MINUTES = i18n.NP_(
+    "The video is longer than %(num)s minute.", "The video is longer than %(num)s minutes."
+)
+TOO_LONG_SECONDS = i18n.NP_(
+    "The video is longer than %(num)s second.", "The video is longer than %(num)s seconds."
+)
 # The key for a code the page has no message for (`problem_message` falls back to a generic one).
 UNKNOWN_CODE = "_unknown"
 
@@ -53,6 +61,18 @@ def plural_forms(locale: str, singular: str, plural: str) -> dict[str, str]:
     return forms
 
 
+def page_problem_messages(locale: str, max_seconds: int) -> dict[str, str]:
+    """`problem_messages` with the length refusal naming the configured limit."""
+    messages = dict(problem_messages(locale))
+    translations = i18n.get_translations(locale)
+    if max_seconds % 60 == 0:
+        too_long = i18n.ncount(translations, locale, max_seconds // 60, *TOO_LONG_MINUTES)
+    else:
+        too_long = i18n.ncount(translations, locale, max_seconds, *TOO_LONG_SECONDS)
+    messages["video_too_long"] = too_long
+    return messages
+
+
 @router.get("/upload")
 def upload_page(request: Request, viewer: ViewerDep, runtime: RuntimeDep) -> Response:
     if viewer.user is None:
@@ -66,7 +86,9 @@ def upload_page(request: Request, viewer: ViewerDep, runtime: RuntimeDep) -> Res
             "hashtags_max": service.MAX_HASHTAGS,
         },
         "max_minutes": max(1, runtime.settings.video_max_seconds // 60),
-        "problem_messages": problem_messages(locale),
+        # The recorder stops itself here, so a recording is never refused for its length.
+        "max_seconds": runtime.settings.video_max_seconds,
+        "problem_messages": page_problem_messages(locale, runtime.settings.video_max_seconds),
         "hashtag_forms": plural_forms(locale, *HASHTAG_COUNT),
     }
     return render(request, viewer, "upload.html", context)

@@ -63,6 +63,8 @@ class VideoOut(BaseModel):
     visibility: str
     comments_enabled: bool
     language: str | None
+    # The moment the creator chose for the poster (None: the pipeline's default).
+    cover_time_ms: int | None
     duration_ms: int | None
     width: int | None
     height: int | None
@@ -97,6 +99,7 @@ class VideoOut(BaseModel):
             visibility=video.visibility,
             comments_enabled=video.comments_enabled,
             language=video.language,
+            cover_time_ms=video.cover_time_ms,
             duration_ms=video.duration_ms,
             width=video.width,
             height=video.height,

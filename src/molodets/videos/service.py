@@ -13,6 +13,7 @@ from molodets.accounts.models import User
 from molodets.db import after_commit, utcnow
 from molodets.errors import Problem
 from molodets.pagination import Page, paginate_newest_first
+from molodets.social import service as social
 from molodets.storage import Storage
 from molodets.uploads import service as uploads
 from molodets.videos.models import Rendition, Video, VideoStatus, Visibility
@@ -34,11 +35,17 @@ def parse_caption(raw: str) -> tuple[str, list[str], list[str]]:
     caption = unicodedata.normalize("NFC", raw).strip()
     if len(caption) > CAPTION_MAX:
         raise Problem(422, "caption_too_long", f"The caption must be at most {CAPTION_MAX} characters.")
-    hashtags = list(dict.fromkeys(tag.casefold() for tag in _HASHTAG_RE.findall(caption)))
+    hashtags, mentions = hashtags_and_mentions(caption)
     if len(hashtags) > MAX_HASHTAGS:
         raise Problem(422, "too_many_hashtags", f"At most {MAX_HASHTAGS} hashtags.")
-    mentions = list(dict.fromkeys(name.lower().rstrip(".") for name in _MENTION_RE.findall(caption)))
     return caption, hashtags, mentions
+
+
+def hashtags_and_mentions(text: str) -> tuple[list[str], list[str]]:
+    """#hashtags (case-folded, Unicode letters) and @mentions of `text`, each once, in order."""
+    hashtags = list(dict.fromkeys(tag.casefold() for tag in _HASHTAG_RE.findall(text)))
+    mentions = list(dict.fromkeys(name.lower().rstrip(".") for name in _MENTION_RE.findall(text)))
+    return hashtags, mentions
 
 
 def do_create_video(
@@ -80,17 +87,33 @@ def do_create_video(
     return video
 
 
-def can_view(video: Video, viewer: User | None) -> bool:
-    """Public ready videos are for everyone; everything else only for its author (and staff).
-    Followers-only videos open to followers once follows exist."""
+def parse_video_id(raw: str) -> int:
+    """A video id from a URL; anything that cannot be one is a video that does not exist."""
+    if not raw.isdigit() or len(raw) > 19:
+        raise Problem(404, "video_not_found", "No such video.")
+    return int(raw)
+
+
+def can_view(session: Session, video: Video, viewer: User | None) -> bool:
+    """Its author (and staff) see a video in any state; others see it once it is ready: public
+    ones for everyone, followers-only ones for the author's followers, private ones never; and
+    nothing to someone the author blocked."""
     if viewer is not None and (viewer.id == video.author_id or viewer.is_moderator):
         return True
-    return video.visibility == Visibility.PUBLIC.value and video.status == VideoStatus.READY.value
+    if video.status != VideoStatus.READY.value:
+        return False
+    if viewer is not None and social.is_blocked_by(session, viewer_id=viewer.id, owner_id=video.author_id):
+        return False
+    if video.visibility == Visibility.FOLLOWERS.value:
+        return viewer is not None and social.is_following(
+            session, follower_id=viewer.id, followee_id=video.author_id
+        )
+    return video.visibility == Visibility.PUBLIC.value
 
 
 def get_visible_video(session: Session, *, video_id: int, viewer: User | None) -> Video:
     video = session.get(Video, video_id)
-    if video is None or not can_view(video, viewer):
+    if video is None or not can_view(session, video, viewer):
         raise Problem(404, "video_not_found", "No such video.")
     return video
 
@@ -111,9 +134,10 @@ def list_user_videos(
 ) -> Page[Video]:
     statement = select(Video).where(Video.author_id == author.id)
     if viewer is None or (viewer.id != author.id and not viewer.is_moderator):
-        statement = statement.where(
-            Video.status == VideoStatus.READY.value, Video.visibility == Visibility.PUBLIC.value
-        )
+        shown = [Visibility.PUBLIC.value]
+        if viewer is not None and social.is_following(session, follower_id=viewer.id, followee_id=author.id):
+            shown.append(Visibility.FOLLOWERS.value)
+        statement = statement.where(Video.status == VideoStatus.READY.value, Video.visibility.in_(shown))
     return paginate_newest_first(session, statement, model=Video, keys=[Video.id], cursor=cursor, limit=limit)
 
 
@@ -122,6 +146,7 @@ def do_delete_video(session: Session, storage: Storage, *, video: Video, actor: 
     if actor.id != video.author_id and not actor.is_moderator:
         raise Problem(404, "video_not_found", "No such video.")
     prefix = video_prefix(video.id)
+    social.on_video_deleted(session, video=video)
     session.delete(video)
     session.flush()
     after_commit(session, lambda: storage.delete_prefix(prefix))

@@ -1,5 +1,5 @@
-"""Site-wide pages: the home page and the language switch. The accounts pages are included here so
-the app needs only this one router for every page."""
+"""Site-wide pages: the language switch (the home page is the feed: feed/pages.py). The pages of
+the domains are included here so the app needs only this one router for every page."""
 
 from __future__ import annotations
 
@@ -9,18 +9,14 @@ from starlette.responses import Response
 from molodets.accounts import pages as accounts_pages
 from molodets.accounts import service
 from molodets.accounts.auth import ViewerDep
+from molodets.feed import pages as feed_pages
 from molodets.http import DbSession, is_https
 from molodets.videos import pages as videos_pages
-from molodets.web import i18n
+from molodets.web import i18n, sections
 from molodets.web.forms import FormDep, field, safe_next, see_other
-from molodets.web.templating import render, render_error_page_sync
+from molodets.web.templating import render_error_page_sync
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/")
-def home(request: Request, viewer: ViewerDep) -> Response:
-    return render(request, viewer, "home.html")
 
 
 @router.post("/lang")
@@ -46,4 +42,6 @@ def switch_language(request: Request, viewer: ViewerDep, db: DbSession, form: Fo
 
 
 router.include_router(accounts_pages.router)
+router.include_router(feed_pages.router)
 router.include_router(videos_pages.router)
+router.include_router(sections.router)

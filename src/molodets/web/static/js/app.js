@@ -74,7 +74,34 @@ function enhanceCounters() {
   }
 }
 
+// "Try again" on the offline page reloads the address it stands in for (the worker serves it
+// in place of any page), not the home page its plain link leads to.
+function enhanceReloadLinks() {
+  for (const link of document.querySelectorAll("[data-reload]")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      window.location.reload();
+    });
+  }
+}
+
+// The service worker (served from /sw.js for the whole site) keeps the app shell for offline use.
+// It is told the page's language so its offline page speaks the one the reader chose.
+async function registerServiceWorker() {
+  if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+  try {
+    await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    const ready = await navigator.serviceWorker.ready;
+    ready.active?.postMessage({ type: "lang", lang: root.lang });
+  } catch (error) {
+    // Private windows and some embedded browsers refuse workers; the site works without one.
+    console.info("service worker not registered:", error?.message);
+  }
+}
+
 enhanceAvatarPreview();
 enhanceConfirmations();
 enhanceCopyButtons();
 enhanceCounters();
+enhanceReloadLinks();
+registerServiceWorker();

@@ -1,15 +1,23 @@
-// The creator's upload page: the chosen clip plays at once from the local file, uploads (tus)
-// while the caption is written, becomes a video on Publish, and its processing is followed live;
-// the server's version replaces the local one only once it can play, so the screen is never
-// blank while the creator waits.
+// The creator's upload page: a chosen or recorded clip plays at once from the local file,
+// uploads (tus) while the caption is written, becomes a video on Publish, and its processing is
+// followed live; the server's version replaces the local one only once it can play.
+//
+// The parts live beside this file: preview.js (the clip on screen), recorder.js (the camera),
+// caption.js (counts and highlighting), cover.js (the cover frame), transfer.js (speed and time
+// left), tus.js (the resumable upload).
 
+import { CaptionField } from "./caption.js";
+import { CoverPicker } from "./cover.js";
+import { bindDrops } from "./drops.js";
+import { Preview } from "./preview.js";
+import { followProcessing, responseCode, uploadErrorCode } from "./publish.js";
+import { Recorder } from "./recorder.js";
+import { TransferLine } from "./transfer.js";
 import { TusError, TusUpload, uploadKey } from "./tus.js";
 
 const VIDEOS_API = "/api/v1/videos";
 // Codes that mean the upload cannot become a video any more: upload the file again.
 const UPLOAD_LOST = new Set(["upload_not_found", "upload_expired", "upload_consumed"]);
-// Mirrors the server's hashtag rule (videos/service.py): letters of any script, digits, "_".
-const HASHTAG = /(?<![\p{L}\p{N}_#])#([\p{L}\p{N}_]{1,100})/gu;
 // While the progress stream is refused or broken, ask this often instead.
 const POLL_MS = 2000;
 
@@ -33,26 +41,22 @@ class UploadPage {
     this.el = {
       file: $("file"),
       dropzone: $("dropzone"),
-      preview: $("preview"),
-      noPreview: $("no-preview"),
-      sound: $("sound"),
-      soundLabel: $("sound-label"),
-      pause: $("pause"),
-      pauseLabel: $("pause-label"),
+      recordOffer: $("record-offer"),
+      recordOpen: $("record-open"),
       status: $("status"),
       statusTitle: $("status-title"),
       statusPercent: $("status-percent"),
       progress: $("progress"),
       statusDetail: $("status-detail"),
+      uploadPause: $("upload-pause"),
+      uploadPauseLabel: $("upload-pause-label"),
       announce: $("announce"),
       form: $("upload-form"),
       fields: $("fields"),
       change: $("change"),
       changeButton: $("change-button"),
+      changeRecord: $("change-record"),
       fileName: $("file-name"),
-      caption: $("caption"),
-      captionChars: $("caption-chars"),
-      captionTags: $("caption-tags"),
       visibility: $("visibility"),
       comments: $("comments"),
       error: $("error"),
@@ -64,19 +68,46 @@ class UploadPage {
       resultText: $("result-text"),
       resultCaption: $("result-caption"),
       profileLink: $("profile-link"),
+      videoLink: $("video-link"),
     };
     this.percentFormat = new Intl.NumberFormat(this.locale, { style: "percent", maximumFractionDigits: 0 });
-    this.numberFormat = new Intl.NumberFormat(this.locale);
     this.sizeFormat = new Intl.NumberFormat(this.locale, { style: "unit", unit: "megabyte", maximumFractionDigits: 1 });
-    this.plural = new Intl.PluralRules(this.locale);
+    this.rate = new TransferLine(
+      { line: $("status-rate"), speed: $("status-speed"), eta: $("status-eta") },
+      { locale: this.locale, timeLeft: this.strings.time_left },
+    );
+
+    this.preview = new Preview(
+      {
+        preview: $("preview"),
+        noPreview: $("no-preview"),
+        sound: $("sound"),
+        soundLabel: $("sound-label"),
+        pause: $("pause"),
+        pauseLabel: $("pause-label"),
+      },
+      this.strings,
+    );
+    this.caption = new CaptionField(
+      { caption: $("caption"), mirror: $("caption-mirror"), chars: $("caption-chars"), tags: $("caption-tags") },
+      { locale: this.locale, forms: this.strings.hashtags, max: Number(root.dataset.hashtagsMax) },
+    );
+    this.cover = new CoverPicker(
+      { root: $("cover"), frame: $("cover-frame"), thumbs: $("cover-thumbs"), range: $("cover-range") },
+      { template: this.strings.cover_at },
+    );
+    this.recorder = new Recorder($("recorder"), {
+      strings: this.strings.recorder,
+      // Read when each recording starts, so a test can lower the limit on the live page.
+      maxSeconds: () => Number(root.dataset.maxSeconds),
+      onTake: (file, durationMs) => this.choose(file, durationMs),
+      onClose: () => this.#closeRecorder(),
+    });
 
     this.file = null;
     this.upload = null;
     this.uploadUrl = null; // set once every byte is on the server
-    this.localUrl = null;
-    this.player = null; // the <video> on screen
-    this.nextPlayer = null; // a server version loading behind it
-    this.userPaused = false;
+    this.uploadPaused = false;
     this.uploadFailed = false;
     this.publishWanted = false;
     this.publishing = false;
@@ -86,8 +117,8 @@ class UploadPage {
     this.serverWanted = null; // "first" or "final": the server version last asked for
     this.serverLoads = 0;
 
+    this.el.recordOffer.hidden = false;
     this.#bind();
-    this.#updateCaptionCount();
   }
 
   #bind() {
@@ -97,15 +128,19 @@ class UploadPage {
       if (file) this.choose(file);
     });
     el.changeButton.addEventListener("click", () => el.file.click());
-    el.caption.addEventListener("input", () => this.#updateCaptionCount());
+    el.recordOpen.addEventListener("click", () => this.#openRecorder());
+    el.changeRecord.addEventListener("click", () => this.#openRecorder());
     el.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.requestPublish();
     });
     el.retry.addEventListener("click", () => this.#startUpload());
-    el.sound.addEventListener("click", () => this.#toggleSound());
-    el.pause.addEventListener("click", () => this.#togglePause());
-    this.#bindDrops();
+    el.uploadPause.addEventListener("click", () => (this.uploadPaused ? this.#resumeUpload() : this.#pauseUpload()));
+    // Back online after the client gave up: carry on by itself rather than wait for a click.
+    window.addEventListener("online", () => {
+      if (this.uploadFailed && !this.uploadPaused) this.#startUpload();
+    });
+    bindDrops(this.root, () => this.#canChoose(), (file) => this.choose(file));
     // Leaving while "publish" waits for the upload would drop the creator's request silently.
     window.addEventListener("beforeunload", (event) => {
       if ((this.publishWanted && this.videoId === null) || this.publishing) {
@@ -115,45 +150,30 @@ class UploadPage {
     });
   }
 
-  /** Drops anywhere on the page choose the file (until it is published). */
-  #bindDrops() {
-    const hasFiles = (event) => Array.from(event.dataTransfer?.types ?? []).includes("Files");
-    let depth = 0;
-    const setOver = (over) => this.root.classList.toggle("is-dragover", over);
-    window.addEventListener("dragenter", (event) => {
-      if (!hasFiles(event)) return;
-      depth += 1;
-      setOver(this.#canChoose());
-    });
-    window.addEventListener("dragleave", (event) => {
-      if (!hasFiles(event)) return;
-      depth = Math.max(0, depth - 1);
-      if (depth === 0) setOver(false);
-    });
-    window.addEventListener("dragover", (event) => {
-      if (!hasFiles(event)) return;
-      // Without this the browser would open the file in place of the page.
-      event.preventDefault();
-      event.dataTransfer.dropEffect = this.#canChoose() ? "copy" : "none";
-    });
-    window.addEventListener("drop", (event) => {
-      if (!hasFiles(event)) return;
-      event.preventDefault();
-      depth = 0;
-      setOver(false);
-      const [file] = event.dataTransfer.files;
-      if (file && this.#canChoose()) this.choose(file);
-    });
-  }
-
   #canChoose() {
     return this.videoId === null && !this.publishing;
   }
 
-  // --- choosing and previewing ------------------------------------------------------------
+  // --- choosing, recording and previewing -------------------------------------------------
 
-  /** @param {File} file */
-  choose(file) {
+  #openRecorder() {
+    if (!this.#canChoose()) return;
+    this.el.dropzone.hidden = true;
+    this.preview.hide();
+    this.recorder.open();
+  }
+
+  #closeRecorder() {
+    if (this.file) this.preview.show();
+    else this.el.dropzone.hidden = false;
+    (this.file ? this.el.changeButton : this.el.recordOpen).focus();
+  }
+
+  /**
+   * @param {File} file  picked, dropped or recorded
+   * @param {number|null} durationMs  known for a recording (its WebM header does not say)
+   */
+  choose(file, durationMs = null) {
     if (!this.#canChoose()) return;
     this.#hideError();
     const refusal = this.#refusal(file);
@@ -162,16 +182,19 @@ class UploadPage {
       this.el.file.value = "";
       return;
     }
+    if (this.recorder.state !== "off") this.recorder.close(false);
     this.upload?.abort();
     this.upload = null;
     this.uploadUrl = null;
     this.file = file;
-    const hadFocus = document.activeElement === this.el.file;
-    this.#showLocal(file);
+    const hadFocus = document.activeElement === this.el.file || durationMs !== null;
+    this.preview.showLocal(file);
+    this.el.dropzone.hidden = true;
+    this.cover.load(file, durationMs);
     this.el.fileName.textContent = file.name;
     this.el.change.hidden = false;
     this.el.publish.disabled = false;
-    // The picker just went out of view with the focus in it; keep the keyboard user's place.
+    // The picker (or the recorder) just went out of view with the focus in it; keep the place.
     if (hadFocus) this.el.changeButton.focus();
     this.root.dataset.phase = "chosen";
     this.#startUpload();
@@ -186,77 +209,6 @@ class UploadPage {
     return null;
   }
 
-  /** The clip plays at once from the local file: no wait for the server. */
-  #showLocal(file) {
-    this.nextPlayer?.remove();
-    this.nextPlayer = null;
-    this.player?.remove();
-    if (this.localUrl) URL.revokeObjectURL(this.localUrl);
-    this.localUrl = URL.createObjectURL(file);
-    const player = this.#makePlayer();
-    player.dataset.source = "local";
-    player.addEventListener("error", () => {
-      // HEVC in Chromium, AVI anywhere: the server still converts it; say so instead of a blank box.
-      if (this.player !== player) return;
-      this.el.noPreview.textContent = this.strings.no_preview;
-      this.el.noPreview.hidden = false;
-    });
-    this.el.noPreview.hidden = true;
-    this.userPaused = false;
-    player.src = this.localUrl;
-    this.el.preview.prepend(player);
-    this.player = player;
-    this.el.preview.hidden = false;
-    this.el.dropzone.hidden = true;
-    this.#syncControls();
-    player.play().catch(() => {});
-  }
-
-  #makePlayer() {
-    const player = document.createElement("video");
-    // Muted (and inline) is what lets every browser autoplay it.
-    player.muted = true;
-    player.defaultMuted = true;
-    player.loop = true;
-    player.playsInline = true;
-    player.autoplay = true;
-    player.preload = "auto";
-    player.setAttribute("aria-label", this.strings.preview_label);
-    // Tapping the picture pauses, as in the feed; the buttons do the same from the keyboard.
-    player.addEventListener("click", () => this.#togglePause());
-    player.addEventListener("play", () => this.#syncControls());
-    player.addEventListener("pause", () => this.#syncControls());
-    return player;
-  }
-
-  #togglePause() {
-    const { player } = this;
-    if (!player) return;
-    if (player.paused) player.play().catch(() => {});
-    else player.pause();
-    this.userPaused = player.paused;
-  }
-
-  #toggleSound() {
-    if (!this.player) return;
-    this.player.muted = !this.player.muted;
-    if (!this.player.muted && !this.userPaused) this.player.play().catch(() => {});
-    this.#syncControls();
-  }
-
-  /** The labels say what a press will do; the icons follow (CSS, on data-state). */
-  #syncControls() {
-    const { el, player, strings } = this;
-    el.sound.hidden = el.pause.hidden = !player;
-    if (!player) return;
-    el.sound.dataset.state = player.muted ? "muted" : "sound";
-    el.soundLabel.textContent = player.muted ? strings.sound_on : strings.sound_off;
-    el.sound.title = el.soundLabel.textContent;
-    el.pause.dataset.state = player.paused ? "paused" : "playing";
-    el.pauseLabel.textContent = player.paused ? strings.play : strings.pause;
-    el.pause.title = el.pauseLabel.textContent;
-  }
-
   // --- uploading --------------------------------------------------------------------------
 
   #startUpload() {
@@ -264,7 +216,12 @@ class UploadPage {
     if (!file) return;
     this.el.retry.hidden = true;
     this.uploadFailed = false;
+    this.uploadPaused = false;
+    this.#syncPauseButton();
     this.#hideError();
+    this.rate.reset();
+    // A resume (after a pause or a failure) keeps the bar where it was until the server answers.
+    const resuming = this.upload !== null && this.upload.offset > 0;
     if (!this.upload) {
       this.upload = new TusUpload(file, {
         endpoint: this.root.dataset.endpoint,
@@ -277,11 +234,14 @@ class UploadPage {
       });
     }
     const upload = this.upload;
-    this.#setStatus({ title: this.strings.starting, percent: 0, detail: "" });
+    if (resuming) this.#setStatus({ title: this.strings.resuming, detail: "" });
+    else this.#setStatus({ title: this.strings.starting, percent: 0, detail: "" });
     upload.start().then(
       (url) => {
         if (this.upload !== upload) return;
         this.uploadUrl = url;
+        this.rate.hide();
+        this.#syncPauseButton();
         this.#setStatus({
           title: this.strings.uploaded,
           percent: 100,
@@ -293,22 +253,53 @@ class UploadPage {
       (error) => {
         if (this.upload !== upload || error?.name === "AbortError") return;
         this.uploadFailed = true;
+        this.rate.hide();
+        this.#syncPauseButton();
         this.#setStatus({ title: this.strings.upload_failed, detail: "", announce: true });
-        this.#showError(error instanceof TusError ? codeOf(error) : "upload_interrupted");
+        this.#showError(error instanceof TusError ? uploadErrorCode(error) : "upload_interrupted");
         this.el.retry.hidden = false;
       },
     );
   }
 
+  /** Stop sending; the server keeps what it has, and Resume asks it where to go on from. */
+  #pauseUpload() {
+    if (!this.upload || this.uploadUrl || this.uploadFailed) return;
+    this.uploadPaused = true;
+    this.upload.abort();
+    this.root.dataset.uploadState = "paused";
+    this.rate.hide();
+    this.#syncPauseButton();
+    this.#setStatus({ title: this.strings.paused, detail: this.strings.paused_hint, announce: true });
+  }
+
+  #resumeUpload() {
+    if (!this.uploadPaused) return;
+    this.#startUpload();
+    this.el.uploadPause.focus();
+  }
+
+  #syncPauseButton() {
+    const { el, strings } = this;
+    const active = this.file !== null && this.uploadUrl === null && !this.uploadFailed && this.videoId === null;
+    el.uploadPause.hidden = !active;
+    el.uploadPause.dataset.state = this.uploadPaused ? "paused" : "playing";
+    el.uploadPauseLabel.textContent = this.uploadPaused ? strings.resume_upload : strings.pause_upload;
+  }
+
   #showUploadState(state) {
+    if (this.uploadPaused) return;
     const titles = { creating: this.strings.starting, resuming: this.strings.resuming, retrying: this.strings.retrying };
     this.root.dataset.uploadState = state;
+    if (state === "retrying") this.rate.reset();
     if (state in titles) this.#setStatus({ title: titles[state], announce: state !== "creating" });
   }
 
   #showUploadProgress(sent, total) {
+    if (this.uploadPaused) return;
     const fraction = total > 0 ? sent / total : 1;
     const mb = (bytes) => this.sizeFormat.format(bytes / 1e6);
+    this.rate.update(sent, total);
     this.#setStatus({
       title: this.strings.uploading,
       percent: fraction * 100,
@@ -322,10 +313,9 @@ class UploadPage {
 
   requestPublish() {
     if (!this.file || this.videoId !== null || this.publishing) return;
-    const tags = this.#hashtags();
-    if (tags.length > Number(this.root.dataset.hashtagsMax)) {
+    if (this.caption.over) {
       this.#showError("too_many_hashtags");
-      this.el.caption.focus();
+      this.caption.focus();
       return;
     }
     this.#hideError();
@@ -334,12 +324,11 @@ class UploadPage {
     this.el.publish.disabled = true;
     if (this.uploadUrl) {
       this.#publish();
-    } else if (this.uploadFailed) {
-      this.#startUpload();
-      this.#setStatus({ detail: this.strings.waiting_upload, announce: true });
-    } else {
-      this.#setStatus({ detail: this.strings.waiting_upload, announce: true });
+      return;
     }
+    // Publishing is asking for the upload: a paused or failed one goes on now.
+    if (this.uploadFailed || this.uploadPaused) this.#startUpload();
+    this.#setStatus({ detail: this.strings.waiting_upload, announce: true });
   }
 
   async #publish() {
@@ -348,9 +337,10 @@ class UploadPage {
     this.#setStatus({ title: this.strings.publishing, detail: "", announce: true });
     const body = {
       upload_id: this.uploadUrl.split("/").pop(),
-      caption: this.el.caption.value,
+      caption: this.caption.value,
       visibility: this.el.visibility.value,
       comments_enabled: this.el.comments.checked,
+      cover_time_ms: this.cover.timeMs,
     };
     let response;
     try {
@@ -388,13 +378,17 @@ class UploadPage {
     const video = await response.json();
     this.videoId = video.id;
     this.upload?.forget();
+    this.#syncPauseButton();
     this.root.dataset.phase = "published";
+    this.root.dataset.videoId = video.id;
     this.el.form.hidden = true;
     this.el.change.hidden = true;
+    this.cover.clear();
     this.el.resultCaption.textContent = video.caption;
     this.el.resultCaption.hidden = !video.caption;
+    this.el.videoLink.href = `/@${encodeURIComponent(this.root.dataset.username)}/video/${video.id}`;
     this.#showResult(this.strings.publishing, this.strings.plays_soon);
-    this.#follow(video.id);
+    followProcessing(`${VIDEOS_API}/${video.id}`, (state) => this.#onState(state), POLL_MS);
   }
 
   #publishFailed(code) {
@@ -407,44 +401,15 @@ class UploadPage {
 
   // --- processing -------------------------------------------------------------------------
 
-  /** Follow processing as server-sent events; fall back to polling if the stream is refused. */
-  #follow(videoId) {
-    const source = new EventSource(`${VIDEOS_API}/${videoId}/progress`);
-    source.onmessage = (event) => {
-      this.#onState(JSON.parse(event.data));
-      if (this.finished) source.close();
-    };
-    source.onerror = () => {
-      if (this.finished) {
-        source.close();
-      } else if (source.readyState === EventSource.CLOSED) {
-        // An error status ends an EventSource for good; a dropped stream reconnects by itself.
-        this.#poll(videoId);
-      }
-    };
-  }
-
-  async #poll(videoId) {
-    while (!this.finished) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      try {
-        const response = await fetch(`${VIDEOS_API}/${videoId}`, { headers: { Accept: "application/json" } });
-        if (response.ok) this.#onState(await response.json());
-      } catch {
-        // Offline for a moment: ask again on the next turn.
-      }
-    }
-  }
-
   /** @param {{status: string, stage: string, progress: number, error_code: string|null}} state */
   #onState(state) {
-    if (this.finished) return;
+    if (this.finished) return true;
     if (state.status === "failed") {
       this.finished = true;
       this.root.dataset.phase = "failed";
       this.#setStatus({ title: this.strings.failed, percent: null, detail: "", announce: true });
       this.#showResult(this.strings.failed, this.#message(state.error_code));
-      return;
+      return true;
     }
     const stage = this.strings.stages[state.stage] ?? state.stage;
     const done = state.stage === "done";
@@ -458,11 +423,12 @@ class UploadPage {
       this.finished = true;
       this.root.dataset.phase = "done";
     }
+    return this.finished;
   }
 
   /**
-   * Fetch the video and put its best rendition for this screen on, once it can play: the first
-   * rendition when the video becomes ready, the full ladder's when processing is done.
+   * Fetch the video and offer its rendition to the preview: the first rendition when the video
+   * becomes ready, the full ladder's when processing is done.
    * @param {"first"|"final"} which
    */
   async #loadServerVersion(which) {
@@ -482,62 +448,7 @@ class UploadPage {
       this.el.poster.src = video.poster_url;
       this.el.poster.hidden = false;
     }
-    const rendition = this.#pickRendition(video.renditions);
-    if (!rendition || this.player?.dataset.url === rendition.url) return;
-    const player = this.#makePlayer();
-    player.dataset.source = "server";
-    player.dataset.url = rendition.url;
-    if (video.poster_url) player.poster = video.poster_url;
-    player.autoplay = false;
-    player.classList.add("is-next");
-    player.addEventListener(
-      "canplay",
-      () => {
-        if (this.nextPlayer !== player) return;
-        this.#swapTo(player);
-      },
-      { once: true },
-    );
-    player.addEventListener(
-      "error",
-      () => {
-        // The first rendition is deleted once the ladder lands; the ladder's own load follows.
-        if (this.nextPlayer !== player) return;
-        player.remove();
-        this.nextPlayer = null;
-      },
-      { once: true },
-    );
-    this.nextPlayer?.remove();
-    this.nextPlayer = player;
-    player.src = rendition.url;
-    this.el.preview.append(player);
-  }
-
-  /** Show `player` in place of the current one, keeping sound and not dropping a frame. */
-  #swapTo(player) {
-    const previous = this.player;
-    this.nextPlayer = null;
-    player.muted = previous?.muted ?? true;
-    player.classList.remove("is-next");
-    this.player = player;
-    if (!this.userPaused) player.play().catch(() => {});
-    previous?.remove();
-    this.el.noPreview.hidden = true;
-    if (previous?.dataset.source === "local" && this.localUrl) {
-      URL.revokeObjectURL(this.localUrl);
-      this.localUrl = null;
-    }
-    this.#syncControls();
-  }
-
-  /** The smallest rendition that is still sharp at the player's size on this screen. */
-  #pickRendition(renditions) {
-    if (!renditions?.length) return null;
-    const box = this.el.preview.getBoundingClientRect();
-    const needed = Math.max(box.width, box.height) * (window.devicePixelRatio || 1);
-    const bySize = [...renditions].sort((a, b) => Math.max(a.width, a.height) - Math.max(b.width, b.height));
-    return bySize.find((item) => Math.max(item.width, item.height) >= needed * 0.9) ?? bySize.at(-1);
+    this.preview.offerServer(video);
   }
 
   // --- showing things ---------------------------------------------------------------------
@@ -574,6 +485,7 @@ class UploadPage {
     el.resultTitle.textContent = title;
     el.resultText.textContent = text;
     el.profileLink.hidden = !live;
+    el.videoLink.hidden = !live;
     if (first) el.resultTitle.focus();
   }
 
@@ -591,47 +503,6 @@ class UploadPage {
     this.el.error.hidden = true;
     this.el.error.textContent = "";
   }
-
-  #hashtags() {
-    const caption = this.el.caption.value.normalize("NFC");
-    return [...new Set(Array.from(caption.matchAll(HASHTAG), (match) => match[1].toLowerCase()))];
-  }
-
-  #updateCaptionCount() {
-    const { el } = this;
-    const chars = this.numberFormat.format(el.caption.value.length);
-    el.captionChars.textContent = `${chars} / ${this.numberFormat.format(el.caption.maxLength)}`;
-    const count = this.#hashtags().length;
-    const forms = this.strings.hashtags;
-    const form = forms[this.plural.select(count)] ?? forms.other ?? Object.values(forms).at(-1);
-    el.captionTags.textContent = form.replace("%(num)s", this.numberFormat.format(count));
-    el.captionTags.classList.toggle("is-over", count > Number(this.root.dataset.hashtagsMax));
-  }
-}
-
-/** The problem code of a failed API response (problem+json), or one from its status. */
-async function responseCode(response) {
-  try {
-    const body = await response.json();
-    if (typeof body?.code === "string") return body.code;
-  } catch {
-    // Not JSON: a proxy's page, or a cut connection.
-  }
-  return statusCode(response.status);
-}
-
-/** @param {TusError} error */
-function codeOf(error) {
-  return error.code ?? (error.status === 0 ? "upload_interrupted" : statusCode(error.status));
-}
-
-function statusCode(status) {
-  if (status === 401) return "unauthenticated";
-  if (status === 403) return "forbidden";
-  if (status === 413) return "payload_too_large";
-  if (status === 503) return "unavailable";
-  if (status >= 500) return "internal_error";
-  return "http_error";
 }
 
 const root = document.querySelector("[data-upload]");

@@ -1,0 +1,1 @@
+"""Feeds: what the swipe player shows next (For You, Following, a profile's videos)."""

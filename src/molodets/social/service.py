@@ -1,0 +1,291 @@
+"""Follows, likes, bookmarks and shares: idempotent toggles that keep their counters exact.
+
+Every toggle is one statement that the database makes idempotent (insert-if-absent on the
+unique pair, delete-if-present), and the counters move only when that statement changed a row,
+in the same transaction. So two racing likes by one viewer count once, and 200 viewers liking
+at once leave exactly 200: the counter update is an increment in SQL, never read-modify-write
+in Python."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Select, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from molodets.accounts import service as accounts
+from molodets.accounts.models import User
+from molodets.errors import Problem
+from molodets.ids import new_id
+from molodets.pagination import Page, paginate_newest_first
+from molodets.social.models import Block, Bookmark, CommentLike, Follow, VideoLike
+from molodets.videos.models import Video, VideoStatus, Visibility
+
+Relation = type[Follow] | type[VideoLike] | type[Bookmark] | type[CommentLike] | type[Block]
+
+
+# --- follows -------------------------------------------------------------------------------------
+
+
+def do_follow(session: Session, *, follower: User, followee: User) -> bool:
+    """Follow `followee`; True if this made a new follow, False if it already existed."""
+    if follower.id == followee.id:
+        raise Problem(422, "cannot_follow_self", "You cannot follow yourself.")
+    check_not_blocked(session, actor=follower, other_id=followee.id)
+    created = insert_once(session, Follow, follower_id=follower.id, followee_id=followee.id)
+    if created:
+        add_to(session, User.follower_count, followee.id, 1)
+        add_to(session, User.following_count, follower.id, 1)
+    return created
+
+
+def do_unfollow(session: Session, *, follower: User, followee: User) -> bool:
+    removed = delete_once(session, Follow, follower_id=follower.id, followee_id=followee.id)
+    if removed:
+        add_to(session, User.follower_count, followee.id, -1)
+        add_to(session, User.following_count, follower.id, -1)
+    return removed
+
+
+def is_following(session: Session, *, follower_id: int, followee_id: int) -> bool:
+    found = session.scalar(
+        select(Follow.id).where(Follow.follower_id == follower_id, Follow.followee_id == followee_id)
+    )
+    return found is not None
+
+
+def followee_ids(*, viewer_id: int) -> Select[Any]:
+    """A subquery of the ids of the people `viewer_id` follows, for other domains' reads."""
+    return select(Follow.followee_id).where(Follow.follower_id == viewer_id)
+
+
+def list_followers(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Follow]:
+    statement = select(Follow).where(Follow.followee_id == user.id)
+    return paginate_newest_first(
+        session, statement, model=Follow, keys=[Follow.id], cursor=cursor, limit=limit
+    )
+
+
+def list_following(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Follow]:
+    statement = select(Follow).where(Follow.follower_id == user.id)
+    return paginate_newest_first(
+        session, statement, model=Follow, keys=[Follow.id], cursor=cursor, limit=limit
+    )
+
+
+def relations(session: Session, *, viewer: User | None, user_ids: list[int]) -> tuple[set[int], set[int]]:
+    """Of `user_ids`: those the viewer follows, and those who follow the viewer ("follows you").
+    Two queries whatever the number of users."""
+    if viewer is None or not user_ids:
+        return set(), set()
+    following = session.scalars(
+        select(Follow.followee_id).where(Follow.follower_id == viewer.id, Follow.followee_id.in_(user_ids))
+    )
+    followers = session.scalars(
+        select(Follow.follower_id).where(Follow.followee_id == viewer.id, Follow.follower_id.in_(user_ids))
+    )
+    return set(following), set(followers)
+
+
+# --- blocks --------------------------------------------------------------------------------------
+
+
+def do_block(session: Session, *, blocker: User, blocked: User) -> bool:
+    """Block `blocked`; follows between the two end, both ways."""
+    if blocker.id == blocked.id:
+        raise Problem(422, "cannot_block_self", "You cannot block yourself.")
+    created = insert_once(session, Block, blocker_id=blocker.id, blocked_id=blocked.id)
+    do_unfollow(session, follower=blocker, followee=blocked)
+    do_unfollow(session, follower=blocked, followee=blocker)
+    return created
+
+
+def do_unblock(session: Session, *, blocker: User, blocked: User) -> bool:
+    return delete_once(session, Block, blocker_id=blocker.id, blocked_id=blocked.id)
+
+
+def require_visible_user(session: Session, *, username: str, viewer: User | None) -> User:
+    """The profile at `username`, unless it blocked the viewer: then it does not exist for them."""
+    user = accounts.require_user_by_username(session, username)
+    if viewer is not None and is_blocked_by(session, viewer_id=viewer.id, owner_id=user.id):
+        raise Problem(404, "user_not_found", "No such user.")
+    return user
+
+
+def is_blocked_by(session: Session, *, viewer_id: int, owner_id: int) -> bool:
+    """Whether `owner` blocked `viewer`: then the viewer sees nothing of the owner's."""
+    found = session.scalar(
+        select(Block.id).where(Block.blocker_id == owner_id, Block.blocked_id == viewer_id)
+    )
+    return found is not None
+
+
+def check_not_blocked(session: Session, *, actor: User, other_id: int) -> None:
+    """Refuse an action between two people when either blocked the other."""
+    found = session.scalar(
+        select(Block.id).where(
+            ((Block.blocker_id == other_id) & (Block.blocked_id == actor.id))
+            | ((Block.blocker_id == actor.id) & (Block.blocked_id == other_id))
+        )
+    )
+    if found is not None:
+        raise Problem(403, "user_blocked", "You cannot do this: one of you blocked the other.")
+
+
+def hidden_author_ids(session: Session, *, viewer: User | None) -> set[int]:
+    """Authors whose videos the viewer must not be shown: those who blocked the viewer, and
+    those the viewer blocked. For feeds to exclude in SQL."""
+    if viewer is None:
+        return set()
+    blocked_me = session.scalars(select(Block.blocker_id).where(Block.blocked_id == viewer.id))
+    i_blocked = session.scalars(select(Block.blocked_id).where(Block.blocker_id == viewer.id))
+    return set(blocked_me) | set(i_blocked)
+
+
+def mentionable(session: Session, *, author: User, usernames: list[str]) -> list[str]:
+    """The mentions `author` may make: people who blocked them are left out (their name stays
+    plain text, with no link and no notification)."""
+    if not usernames:
+        return usernames
+    blockers = set(
+        session.scalars(
+            select(User.username)
+            .join(Block, Block.blocker_id == User.id)
+            .where(Block.blocked_id == author.id, User.username.in_(usernames))
+        )
+    )
+    return [name for name in usernames if name not in blockers]
+
+
+def list_blocked(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Block]:
+    statement = select(Block).where(Block.blocker_id == user.id)
+    return paginate_newest_first(session, statement, model=Block, keys=[Block.id], cursor=cursor, limit=limit)
+
+
+# --- likes, bookmarks, shares ------------------------------------------------------------------
+
+
+def do_like(session: Session, *, user: User, video: Video) -> bool:
+    created = insert_once(session, VideoLike, user_id=user.id, video_id=video.id)
+    if created:
+        add_to(session, Video.like_count, video.id, 1)
+        add_to(session, User.like_count, video.author_id, 1)
+    return created
+
+
+def do_unlike(session: Session, *, user: User, video: Video) -> bool:
+    removed = delete_once(session, VideoLike, user_id=user.id, video_id=video.id)
+    if removed:
+        add_to(session, Video.like_count, video.id, -1)
+        add_to(session, User.like_count, video.author_id, -1)
+    return removed
+
+
+def do_bookmark(session: Session, *, user: User, video: Video) -> bool:
+    created = insert_once(session, Bookmark, user_id=user.id, video_id=video.id)
+    if created:
+        add_to(session, Video.bookmark_count, video.id, 1)
+    return created
+
+
+def do_unbookmark(session: Session, *, user: User, video: Video) -> bool:
+    removed = delete_once(session, Bookmark, user_id=user.id, video_id=video.id)
+    if removed:
+        add_to(session, Video.bookmark_count, video.id, -1)
+    return removed
+
+
+def do_share(session: Session, *, video: Video) -> None:
+    """Count one share (a copied link or the system share sheet). Not a toggle: every share
+    counts; the API rate-limits them per viewer so the counter cannot be pumped."""
+    add_to(session, Video.share_count, video.id, 1)
+
+
+def on_video_deleted(session: Session, *, video: Video) -> None:
+    """The author's total likes lose the deleted video's likes (its like rows go with it)."""
+    add_to(session, User.like_count, video.author_id, -video.like_count)
+
+
+def check_likes_visible(*, owner: User, viewer: User | None) -> None:
+    if not owner.likes_public and (viewer is None or (viewer.id != owner.id and not viewer.is_moderator)):
+        raise Problem(403, "likes_private", "This user keeps their liked videos private.")
+
+
+def list_liked(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[VideoLike]:
+    """The user's likes, newest first, of videos everyone may watch (a like on a video that
+    has since gone private or been deleted does not show)."""
+    return _page_of_playable(session, VideoLike, user=user, cursor=cursor, limit=limit)
+
+
+def list_bookmarks(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Bookmark]:
+    """The user's own saved videos (private to them), newest first: public ones, and their own."""
+    return _page_of_playable(session, Bookmark, user=user, cursor=cursor, limit=limit)
+
+
+def video_states(session: Session, *, viewer: User | None, video_ids: list[int]) -> tuple[set[int], set[int]]:
+    """Of `video_ids`: those the viewer liked, and those they saved. Two queries."""
+    if viewer is None or not video_ids:
+        return set(), set()
+    liked = session.scalars(
+        select(VideoLike.video_id).where(VideoLike.user_id == viewer.id, VideoLike.video_id.in_(video_ids))
+    )
+    saved = session.scalars(
+        select(Bookmark.video_id).where(Bookmark.user_id == viewer.id, Bookmark.video_id.in_(video_ids))
+    )
+    return set(liked), set(saved)
+
+
+# --- shared with the rest of the domain ----------------------------------------------------------
+
+
+def _page_of_playable(
+    session: Session,
+    model: type[VideoLike] | type[Bookmark],
+    *,
+    user: User,
+    cursor: str | None,
+    limit: int | None,
+) -> Page[Any]:
+    statement: Select[Any] = (
+        select(model)
+        .join(Video, Video.id == model.video_id)
+        .where(model.user_id == user.id, Video.status == VideoStatus.READY.value)
+        .where((Video.visibility == Visibility.PUBLIC.value) | (Video.author_id == user.id))
+    )
+    return paginate_newest_first(session, statement, model=model, keys=[model.id], cursor=cursor, limit=limit)
+
+
+def insert_once(session: Session, model: Relation, **pair: int) -> bool:
+    """Insert the relation unless its pair exists; True if a row was inserted. The database
+    decides (ON CONFLICT DO NOTHING on the unique pair), so concurrent requests cannot both win."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model).values(id=new_id(), **pair).on_conflict_do_nothing(index_elements=list(pair))
+    result = cast(CursorResult[Any], session.execute(statement))
+    return result.rowcount == 1
+
+
+def delete_once(session: Session, model: Relation, **pair: int) -> bool:
+    conditions = [getattr(model, column) == value for column, value in pair.items()]
+    result = cast(CursorResult[Any], session.execute(delete(model).where(*conditions)))
+    return result.rowcount == 1
+
+
+def add_to(session: Session, column: InstrumentedAttribute[int], row_id: int, delta: int) -> None:
+    """`column += delta` in SQL for one row (of users or videos): exact under concurrency."""
+    if delta == 0:
+        return
+    table = cast(type[Any], column.class_)
+    session.execute(
+        update(table).where(table.id == row_id).values({column: column + delta}),
+        execution_options={"synchronize_session": False},
+    )
+    expire_row(session, table, row_id)
+
+
+def expire_row(session: Session, model: type[Any], row_id: int) -> None:
+    """A loaded copy of the row is stale after an UPDATE in SQL; its next read fetches it."""
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, model) and instance.id == row_id:
+            session.expire(instance)

@@ -1,0 +1,66 @@
+"""Read paths over videos shared by the feeds, profiles and sections: the newest public videos,
+and pages of videos turned into API shapes in a fixed number of queries (authors and
+renditions are loaded for a whole page at once, never per video)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from molodets.accounts.models import User
+from molodets.pagination import Page, encode_cursor, paginate_newest_first
+from molodets.storage import Storage
+from molodets.videos import service
+from molodets.videos.models import Video, VideoStatus, Visibility
+from molodets.videos.schemas import VideoListOut, VideoOut
+
+
+def newest_public(
+    session: Session,
+    *,
+    cursor: str | None,
+    limit: int | None,
+    author_id: int | None = None,
+    hidden_authors: Collection[int] = (),
+) -> Page[Video]:
+    """Public ready videos, newest first (optionally of one author, never of `hidden_authors`:
+    people who blocked the viewer or whom the viewer blocked), one keyset page."""
+    statement = select(Video).where(
+        Video.status == VideoStatus.READY.value, Video.visibility == Visibility.PUBLIC.value
+    )
+    if author_id is not None:
+        statement = statement.where(Video.author_id == author_id)
+    if hidden_authors:
+        statement = statement.where(Video.author_id.not_in(hidden_authors))
+    return paginate_newest_first(session, statement, model=Video, keys=[Video.id], cursor=cursor, limit=limit)
+
+
+def cursor_after(video: Video) -> str:
+    """The cursor of the page that follows `video` in a newest-first list (a profile's older
+    videos, when the player was opened on one of them)."""
+    return encode_cursor([video.id])
+
+
+def authors_of(session: Session, videos: list[Video]) -> dict[int, User]:
+    """The authors of `videos` in one query (none when there are no videos)."""
+    wanted = {video.author_id for video in videos}
+    if not wanted:
+        return {}
+    return {user.id: user for user in session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def video_outs(
+    session: Session, storage: Storage, videos: list[Video], authors: dict[int, User] | None = None
+) -> list[VideoOut]:
+    """The API shape of each video: one query for the authors (unless given), one for the
+    renditions, whatever the number of videos."""
+    if authors is None:
+        authors = authors_of(session, videos)
+    renditions = service.renditions_of(session, [video.id for video in videos])
+    return [VideoOut.of(video, authors[video.author_id], renditions[video.id], storage) for video in videos]
+
+
+def page_out(session: Session, storage: Storage, page: Page[Video]) -> VideoListOut:
+    return VideoListOut(items=video_outs(session, storage, page.items), next_cursor=page.next_cursor)

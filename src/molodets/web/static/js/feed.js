@@ -1,0 +1,42 @@
+// The list behind the player: the first page came with the HTML, the rest from the feed API
+// (`{items, next_cursor}`), fetched before the viewer reaches the end.
+
+export class FeedSource {
+  constructor({ items, api, cursor, wrap }) {
+    this.items = items;
+    this.api = api;
+    this.cursor = cursor;
+    // For You never dead-ends: when it runs out, it starts again from the top (the same videos,
+    // until the recommender has an endless supply).
+    this.wrap = wrap;
+    this.ended = !cursor && !wrap;
+    this.loading = null;
+    this.pageSize = 10;
+  }
+
+  /** Fetch the next page unless one is on its way or the list has ended; resolves to the number
+   *  of items added. */
+  more() {
+    if (this.ended) return Promise.resolve(0);
+    if (this.loading) return this.loading;
+    const url = new URL(this.api, location.origin);
+    url.searchParams.set("limit", String(this.pageSize));
+    if (this.cursor) url.searchParams.set("cursor", this.cursor);
+    this.loading = fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((response) => {
+        if (!response.ok) throw new Error(`feed ${response.status}`);
+        return response.json();
+      })
+      .then((page) => {
+        const fresh = page.items.filter((item) => item.status === "ready" && item.renditions.length);
+        this.items.push(...fresh);
+        this.cursor = page.next_cursor;
+        if (!this.cursor && !this.wrap) this.ended = true;
+        return fresh.length;
+      })
+      .finally(() => {
+        this.loading = null;
+      });
+    return this.loading;
+  }
+}

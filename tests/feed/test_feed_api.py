@@ -1,0 +1,111 @@
+"""The feed API: newest public ready videos first, keyset cursors, Following for logged-in
+viewers only, and a query count that does not grow with the page size."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from molodets.runtime import Runtime
+from molodets.videos.models import VideoStatus, Visibility
+from tests.factories.accounts import bearer, log_in, make_user
+from tests.factories.videos import make_ready_video
+from tests.querycount import count_queries
+
+
+def test_for_you_pages_newest_first_with_cursors(client: TestClient, db: Session) -> None:
+    anna, boris = make_user(db, username="anna"), make_user(db, username="boris")
+    made = [make_ready_video(db, anna if n % 2 else boris, caption=f"clip {n}") for n in range(5)]
+    newest_first = [str(video.id) for video in reversed(made)]
+
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        response = client.get("/api/v1/feed/for-you", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen += [item["id"] for item in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == newest_first
+    assert pages == 3
+    first = client.get("/api/v1/feed/for-you").json()["items"][0]
+    assert first["author"]["username"] == "boris"
+    assert [r["name"] for r in first["renditions"]] == ["720p", "480p", "360p"]
+    assert first["placeholder"] == "#336699"
+
+
+def test_only_public_ready_videos_are_listed(client: TestClient, db: Session) -> None:
+    anna = make_user(db, username="anna")
+    public = make_ready_video(db, anna)
+    make_ready_video(db, anna, visibility=Visibility.PRIVATE)
+    make_ready_video(db, anna, visibility=Visibility.FOLLOWERS)
+    make_ready_video(db, anna, status=VideoStatus.PROCESSING)
+    make_ready_video(db, anna, status=VideoStatus.FAILED)
+    log_in(client, "anna")  # not even the author sees them in a feed
+    ids = [item["id"] for item in client.get("/api/v1/feed/for-you").json()["items"]]
+    assert ids == [str(public.id)]
+
+
+def test_following_needs_a_logged_in_viewer(client: TestClient, db: Session) -> None:
+    make_user(db, username="anna")
+    response = client.get("/api/v1/feed/following")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "unauthenticated"
+    log_in(client, "anna")
+    assert client.get("/api/v1/feed/following").json() == {"items": [], "next_cursor": None}
+
+
+def test_following_lists_the_followed_creators_newest_first(client: TestClient, db: Session) -> None:
+    viewer, followed, other = make_user(db), make_user(db), make_user(db)
+    older = make_ready_video(db, followed)
+    make_ready_video(db, other)  # not followed
+    for_fans = make_ready_video(db, followed, visibility=Visibility.FOLLOWERS)
+    make_ready_video(db, followed, visibility=Visibility.PRIVATE)
+    make_ready_video(db, followed, status=VideoStatus.PROCESSING)
+    headers = bearer(db, viewer)
+    client.put(f"/api/v1/users/{followed.username}/follow", headers=headers)
+    first = client.get("/api/v1/feed/following", params={"limit": 1}, headers=headers).json()
+    rest = client.get(
+        "/api/v1/feed/following", params={"limit": 1, "cursor": first["next_cursor"]}, headers=headers
+    ).json()
+    assert [item["id"] for item in first["items"] + rest["items"]] == [str(for_fans.id), str(older.id)]
+
+
+def test_for_you_leaves_out_people_blocked_either_way(client: TestClient, db: Session) -> None:
+    viewer, blocker, blocked, fine = make_user(db), make_user(db), make_user(db), make_user(db)
+    kept = make_ready_video(db, fine)
+    make_ready_video(db, blocker)
+    make_ready_video(db, blocked)
+    client.put(f"/api/v1/users/{viewer.username}/block", headers=bearer(db, blocker))
+    headers = bearer(db, viewer)
+    client.put(f"/api/v1/users/{blocked.username}/block", headers=headers)
+    items = client.get("/api/v1/feed/for-you", headers=headers).json()["items"]
+    assert [item["id"] for item in items] == [str(kept.id)]
+    assert len(client.get("/api/v1/feed/for-you").json()["items"]) == 3
+
+
+def test_bad_cursor_and_limit_are_problems(client: TestClient) -> None:
+    assert (
+        client.get("/api/v1/feed/for-you", params={"cursor": "nonsense!"}).json()["code"] == "invalid_cursor"
+    )
+    assert client.get("/api/v1/feed/for-you", params={"limit": 0}).status_code == 422
+
+
+def test_query_count_does_not_grow_with_the_page(client: TestClient, db: Session, runtime: Runtime) -> None:
+    authors = [make_user(db, username=f"author{n}") for n in range(4)]
+    for n in range(24):
+        make_ready_video(db, authors[n % 4])
+    counts = []
+    for limit in (2, 20):
+        with count_queries(runtime.db.engine) as statements:
+            body = client.get("/api/v1/feed/for-you", params={"limit": limit}).json()
+        assert len(body["items"]) == limit
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+    assert counts[0] <= 3, counts
