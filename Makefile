@@ -37,6 +37,7 @@ test: lint ## lint, then the whole test suite (SQLite; PostgreSQL/Redis when MOL
 bench: install ## run the benchmarks (they print figures and ratios against a baseline)
 	$(BIN)/python benchmarks/http_requests.py
 	$(BIN)/python benchmarks/transcode.py
+	$(BIN)/python benchmarks/player.py
 
 .PHONY: format
 format: install ## apply ruff's fixes and formatting
@@ -45,8 +46,11 @@ format: install ## apply ruff's fixes and formatting
 
 .PHONY: messages
 messages: install ## extract translatable strings and update the ru/en catalogs
-	$(BIN)/pybabel extract -F src/molodets/web/babel.cfg -o src/molodets/web/translations/messages.pot src/molodets
-	$(BIN)/pybabel update -i src/molodets/web/translations/messages.pot -d src/molodets/web/translations
+	$(BIN)/pybabel extract -F src/molodets/web/babel.cfg -k N_ -k NP_:1,2 -k ncount:2,3 --sort-by-file \
+		--project=Molodets --copyright-holder="Molodets contributors" \
+		-o src/molodets/web/translations/messages.pot src/molodets
+	$(BIN)/pybabel update -i src/molodets/web/translations/messages.pot -d src/molodets/web/translations \
+		-D messages --no-fuzzy-matching --ignore-obsolete
 
 .PHONY: clean
 clean: ## remove the virtualenv, caches and local data (./var)

@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,36 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from _server import running_server
 
 PASSWORD = "benchmark password 2026"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MOLODETS_")}
-    env.update(
-        {"MOLODETS_DATA_DIR": str(data_dir), "MOLODETS_RATE_LIMITS": "off", "MOLODETS_LOG_LEVEL": "WARNING"}
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "molodets", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the server did not start within 30 s")
 
 
 def measure(
@@ -103,33 +72,28 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="molodets-bench-") as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(Path(tmp), port)
-        try:
-            signup = httpx.post(f"{base}/api/v1/accounts", json={"username": "bench", "password": PASSWORD})
-            signup.raise_for_status()
-            token = httpx.post(
-                f"{base}/api/v1/tokens", json={"name": "bench", "login": "bench", "password": PASSWORD}
-            ).json()["token"]
-            bearer = {"Authorization": f"Bearer {token}"}
-            paths: list[tuple[str, Callable[[httpx.Client], httpx.Response]]] = [
-                ("GET /healthz (baseline)", lambda c: c.get("/healthz")),
-                ("GET /api/v1/me (Bearer)", lambda c: c.get("/api/v1/me", headers=bearer)),
-                ("GET /api/v1/users/bench", lambda c: c.get("/api/v1/users/bench")),
-                (
-                    "POST /api/v1/sessions (argon2id)",
-                    lambda c: c.post("/api/v1/sessions", json={"login": "bench", "password": PASSWORD}),
-                ),
-            ]
-            results = [
-                measure(name, send, base=base, seconds=args.seconds, clients=args.clients)
-                for name, send in paths
-            ]
-        finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=30)
+    with (
+        tempfile.TemporaryDirectory(prefix="molodets-bench-") as tmp,
+        running_server(Path(tmp)) as base,
+    ):
+        signup = httpx.post(f"{base}/api/v1/accounts", json={"username": "bench", "password": PASSWORD})
+        signup.raise_for_status()
+        token = httpx.post(
+            f"{base}/api/v1/tokens", json={"name": "bench", "login": "bench", "password": PASSWORD}
+        ).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        paths: list[tuple[str, Callable[[httpx.Client], httpx.Response]]] = [
+            ("GET /healthz (baseline)", lambda c: c.get("/healthz")),
+            ("GET /api/v1/me (Bearer)", lambda c: c.get("/api/v1/me", headers=bearer)),
+            ("GET /api/v1/users/bench", lambda c: c.get("/api/v1/users/bench")),
+            (
+                "POST /api/v1/sessions (argon2id)",
+                lambda c: c.post("/api/v1/sessions", json={"login": "bench", "password": PASSWORD}),
+            ),
+        ]
+        results = [
+            measure(name, send, base=base, seconds=args.seconds, clients=args.clients) for name, send in paths
+        ]
 
     baseline = results[0][1]
     print(

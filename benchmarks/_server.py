@@ -1,0 +1,72 @@
+"""A real `molodets serve` for the benchmarks: a subprocess on a free 127.0.0.1 port over a fresh
+data dir (SQLite, local media), with rate limits off, stopped with Ctrl+C as a person would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(data_dir: Path) -> dict[str, str]:
+    # Only our settings: a shell pointing MOLODETS_* at PostgreSQL or S3 must not leak in.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MOLODETS_")}
+    env.update(
+        {"MOLODETS_DATA_DIR": str(data_dir), "MOLODETS_RATE_LIMITS": "off", "MOLODETS_LOG_LEVEL": "WARNING"}
+    )
+    return env
+
+
+@contextmanager
+def running_server(data_dir: Path, *, log: Path | None = None) -> Iterator[str]:
+    """Migrate, start `molodets serve` with its job consumers, yield its base URL, then stop it.
+    With `log`, the server's output goes there (kept for a failed run) instead of nowhere."""
+    env = server_env(data_dir)
+    subprocess.run([sys.executable, "-m", "molodets", "migrate"], env=env, check=True, capture_output=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with Path(log or os.devnull).open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "molodets", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_ready(base, process)
+            yield base
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with status {process.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server did not start within {seconds:g} s")
