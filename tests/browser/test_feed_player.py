@@ -309,3 +309,58 @@ def test_share_copies_the_link_and_counts(
     )
     assert httpx.get(f"{live_server}/api/v1/videos/{clips[0]['id']}").json()["counts"]["shares"] == before + 1
     assert errors == []
+
+
+def test_like_save_and_follow_from_the_player(
+    page: Page, live_server: str, clips: list[dict[str, Any]], errors: list[str]
+) -> None:
+    """A logged-in viewer likes (also by a double tap), saves and follows from the rail; the
+    counts move, the state survives a reload, and the server agrees."""
+    fan = {"username": "fan", "password": DEFAULT_PASSWORD}
+    assert httpx.post(f"{live_server}/api/v1/accounts", json=fan).status_code == 201
+    page.goto("/login")
+    page.get_by_label("Имя пользователя или почта").fill("fan")
+    page.get_by_label("Пароль").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    page.wait_for_url(f"{live_server}/")
+    video_id = str(clips[0]["id"])
+    page.goto(f"/@swiper/video/{video_id}")
+    slide = page.locator("[data-slide][data-active]")
+    like, save = slide.locator("[data-action=like]"), slide.locator("[data-action=save]")
+    likes_before = int(clips[0]["counts"]["likes"])
+
+    like.click()
+    save.click()
+    slide.locator("button[data-follow]").click()
+    page.wait_for_function(
+        "() => !document.querySelector('[data-slide][data-active] [data-follow]').offsetParent"
+    )
+    for button in (like, save):
+        page.wait_for_function(
+            "(el) => el.getAttribute('aria-pressed') === 'true'", arg=button.element_handle()
+        )
+    page.wait_for_function(
+        "([el, want]) => el.textContent === want",
+        arg=[slide.locator("[data-count=likes]").element_handle(), str(likes_before + 1)],
+    )
+
+    page.reload()
+    slide = page.locator("[data-slide][data-active]")
+    assert slide.locator("[data-action=like]").get_attribute("aria-pressed") == "true"
+    assert slide.locator("[data-action=save]").get_attribute("aria-pressed") == "true"
+    assert slide.locator("[data-follow]").is_hidden()
+    slide.locator("[data-action=like]").click()  # unlike
+    page.wait_for_function(
+        "(el) => el.getAttribute('aria-pressed') === 'false'",
+        arg=slide.locator("[data-action=like]").element_handle(),
+    )
+    slide.locator("[data-toggle]").dblclick()  # a double tap likes again
+    page.wait_for_function(
+        "(el) => el.getAttribute('aria-pressed') === 'true'",
+        arg=slide.locator("[data-action=like]").element_handle(),
+    )
+    state = httpx.get(f"{live_server}/api/v1/videos/{video_id}").json()
+    assert state["counts"]["likes"] == likes_before + 1
+    assert state["counts"]["bookmarks"] == 1
+    assert httpx.get(f"{live_server}/api/v1/users/swiper").json()["counts"]["followers"] == 1
+    assert errors == []

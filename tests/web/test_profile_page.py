@@ -18,6 +18,7 @@ from molodets.runtime import Runtime
 from molodets.videos import tasks
 from molodets.videos.models import Video
 from tests.factories.accounts import make_user
+from tests.factories.videos import make_ready_video
 from tests.mediaclips import make_clip
 from tests.querycount import count_queries
 from tests.videos.test_pipeline import bearer, create_video, run_job_directly, upload_file
@@ -126,9 +127,9 @@ def test_failed_videos_carry_a_badge_for_the_owner(
 def test_tabs(anna: LoggedIn) -> None:
     liked = anna.client.get("/@anna?tab=liked", headers=EN).text
     assert 'aria-current="page">' in liked
-    assert "Liked videos will be shown here later." in liked
+    assert "Videos you like will appear here." in liked
     saved = anna.client.get("/@anna?tab=saved", headers=EN).text
-    assert "Videos you save will be shown here later." in saved
+    assert "Videos you save will appear here." in saved
     # Someone else asking for the saved tab gets the videos tab.
     other = TestClient(anna.client.app).get("/@anna?tab=saved", headers=EN).text
     assert "Videos you save" not in other
@@ -202,3 +203,21 @@ def test_follow_counts_are_the_real_follows(anna: LoggedIn, db: Session) -> None
     page = TestClient(anna.client.app).get("/@anna", headers=RU).text
     assert "2 подписчика" in page
     assert "1 подписка" in page
+
+
+def test_liked_and_saved_tabs_list_the_videos(anna: LoggedIn, client: TestClient, db: Session) -> None:
+    """Liked: the owner's choice decides who sees it; Saved: only the owner. Tiles open the
+    video with For You after it (they are of many authors)."""
+    creator = make_user(db, username="boris")
+    liked, saved = make_ready_video(db, creator), make_ready_video(db, creator)
+    headers = bearer(db, anna.user)
+    client.put(f"/api/v1/videos/{liked.id}/like", headers=headers)
+    client.put(f"/api/v1/videos/{saved.id}/bookmark", headers=headers)
+    assert tile_links(anna.client.get("/@anna?tab=liked").text) == [f"/@boris/video/{liked.id}"]
+    assert tile_links(anna.client.get("/@anna?tab=saved").text) == [f"/@boris/video/{saved.id}"]
+    visitor = TestClient(anna.client.app)
+    hidden = visitor.get("/@anna?tab=liked", headers=EN).text
+    assert tile_links(hidden) == []
+    assert "This person keeps their liked videos private." in hidden
+    client.patch("/api/v1/me", json={"likes_public": True}, headers=headers)
+    assert tile_links(visitor.get("/@anna?tab=liked").text) == [f"/@boris/video/{liked.id}"]

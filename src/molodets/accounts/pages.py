@@ -20,11 +20,11 @@ from molodets.accounts.auth import Viewer, ViewerDep, clear_session_cookies
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep, get_runtime
-from molodets.pagination import MAX_LIMIT
+from molodets.pagination import MAX_LIMIT, Page
 from molodets.social import service as social
 from molodets.videos import queries as video_queries
 from molodets.videos import service as video_service
-from molodets.videos.schemas import VideoOut
+from molodets.videos.models import Video
 from molodets.web.forms import (
     PROBLEM_FIELDS,
     FormDep,
@@ -149,6 +149,11 @@ def logout(viewer: ViewerDep, db: DbSession) -> Response:
 
 
 PROFILE_TABS = ("videos", "liked", "saved")
+TAB_APIS = {
+    "videos": "/api/v1/users/{username}/videos",
+    "liked": "/api/v1/users/{username}/liked",
+    "saved": "/api/v1/me/bookmarks",
+}
 # Six rows of three: a phone screen and a half, so the next page is asked for before the end shows.
 GRID_PAGE = 18
 TabParam = Annotated[str, Query(max_length=16)]
@@ -178,17 +183,13 @@ def profile(
         tab = "videos"
     locale = request_locale(request, viewer.user)
     urls = avatars.avatar_urls(runtime.storage, user)
-    videos: list[VideoOut] = []
-    next_cursor = None
-    if tab == "videos":
-        try:
-            page = video_service.list_user_videos(
-                db, author=user, viewer=viewer.user, cursor=cursor, limit=GRID_PAGE
-            )
-        except Problem as problem:  # a cursor we did not make
-            return render_error_page_sync(request, problem.status, problem.code, viewer=viewer)
-        videos = video_queries.video_outs(db, runtime.storage, page.items, {user.id: user})
-        next_cursor = page.next_cursor
+    try:
+        page, likes_hidden = _profile_tab(db, tab=tab, user=user, viewer=viewer.user, cursor=cursor)
+    except Problem as problem:  # a cursor we did not make
+        return render_error_page_sync(request, problem.status, problem.code, viewer=viewer)
+    authors = {user.id: user} if tab == "videos" else None  # liked and saved: many authors
+    videos = video_queries.video_outs(db, runtime.storage, page.items, authors, viewer=viewer.user)
+    next_cursor = page.next_cursor
     context = {
         "profile": user,
         "avatar_url": urls["256"] if urls else None,
@@ -202,15 +203,35 @@ def profile(
         "tab": tab,
         "videos": videos,
         "next_cursor": next_cursor,
+        "likes_hidden": likes_hidden,
         "continued": cursor is not None,
         "grid_config": {
-            "api": f"/api/v1/users/{user.username}/videos",
+            "api": TAB_APIS[tab].format(username=user.username),
             "limit": GRID_PAGE,
-            "link_suffix": "?source=profile",
+            # A profile's own videos open the player on that profile's list; liked and saved
+            # ones (of many authors) continue with For You.
+            "link_suffix": "?source=profile" if tab == "videos" else "",
             "strings": grid_strings(locale),
         },
     }
     return render(request, viewer, "profile.html", context)
+
+
+def _profile_tab(
+    db: Session, *, tab: str, user: User, viewer: User | None, cursor: str | None
+) -> tuple[Page[Video], bool]:
+    """The first page of a profile tab, and whether the tab is hidden from this viewer."""
+    if tab == "videos":
+        return video_service.list_user_videos(
+            db, author=user, viewer=viewer, cursor=cursor, limit=GRID_PAGE
+        ), False
+    if tab == "liked":
+        try:
+            social.check_likes_visible(owner=user, viewer=viewer)
+        except Problem:
+            return Page(items=[], next_cursor=None), True
+        return social.list_liked(db, user=user, cursor=cursor, limit=GRID_PAGE), False
+    return social.list_bookmarks(db, user=user, cursor=cursor, limit=GRID_PAGE), False
 
 
 # --- settings -----------------------------------------------------------------------------------

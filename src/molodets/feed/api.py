@@ -22,7 +22,7 @@ def for_you(
     people blocked either way). When `next_cursor` is null the feed has run out; the player
     then starts again from the top."""
     page = queries.for_you(db, viewer=viewer.user, cursor=cursor, limit=limit)
-    return page_out(db, runtime.storage, page)
+    return page_out(db, runtime.storage, page, viewer=viewer.user)
 
 
 @router.get("/following", response_model=VideoListOut)
@@ -36,4 +36,4 @@ def following(
     """The Following feed: the newest videos of the creators the viewer follows; needs a
     logged-in viewer (401 `unauthenticated` otherwise)."""
     page = queries.following(db, viewer=user, cursor=cursor, limit=limit)
-    return page_out(db, runtime.storage, page)
+    return page_out(db, runtime.storage, page, viewer=user)

@@ -101,7 +101,7 @@ def _feed_page(
         page = queries.following(db, viewer=viewer.user, cursor=None, limit=FIRST_PAGE)
     else:
         page = queries.for_you(db, viewer=viewer.user, cursor=None, limit=FIRST_PAGE)
-    items = video_queries.video_outs(db, runtime.storage, page.items)
+    items = video_queries.video_outs(db, runtime.storage, page.items, viewer=viewer.user)
     # For You never dead-ends (it starts over at its end); Following ends where follows end.
     wrap = source == "for_you"
     context = _player_context(
@@ -143,7 +143,7 @@ def video_page(
     the author's older videos."""
     video = videos.get_visible_video(db, video_id=videos.parse_video_id(video_id), viewer=viewer.user)
     authors = video_queries.authors_of(db, [video])
-    opened = video_queries.video_outs(db, runtime.storage, [video], authors)[0]
+    opened = video_queries.video_outs(db, runtime.storage, [video], authors, viewer=viewer.user)[0]
     if opened.author.username != username:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(video_path(opened.author.username, opened.id) + query, status_code=301)
@@ -162,7 +162,7 @@ def video_page(
         page = queries.for_you(db, viewer=viewer.user, cursor=None, limit=FIRST_PAGE)
         page = Page(items=[item for item in page.items if item.id != video.id], next_cursor=page.next_cursor)
         api, wrap = "/api/v1/feed/for-you", True
-    items = [opened, *video_queries.video_outs(db, runtime.storage, page.items)]
+    items = [opened, *video_queries.video_outs(db, runtime.storage, page.items, viewer=viewer.user)]
     context = _player_context(
         request,
         viewer,

@@ -14,7 +14,6 @@ from molodets.accounts.auth import CurrentUser, ViewerDep
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep, client_ip
-from molodets.pagination import Page
 from molodets.ratelimit import rule
 from molodets.social import comments, service
 from molodets.social.models import Comment
@@ -99,7 +98,7 @@ def liked_videos(
     owner = service.require_visible_user(db, username=username, viewer=viewer.user)
     service.check_likes_visible(owner=owner, viewer=viewer.user)
     page = service.list_liked(db, user=owner, cursor=cursor, limit=limit)
-    return _videos_page(db, runtime.storage, [like.video_id for like in page.items], page.next_cursor)
+    return page_out(db, runtime.storage, page, viewer=viewer.user)
 
 
 @router.get("/me/bookmarks", response_model=VideoListOut)
@@ -107,14 +106,7 @@ def my_bookmarks(
     user: CurrentUser, db: DbSession, runtime: RuntimeDep, cursor: str | None = None, limit: int | None = None
 ) -> VideoListOut:
     page = service.list_bookmarks(db, user=user, cursor=cursor, limit=limit)
-    return _videos_page(db, runtime.storage, [saved.video_id for saved in page.items], page.next_cursor)
-
-
-def _videos_page(
-    db: Session, storage: Storage, video_ids: list[int], next_cursor: str | None
-) -> VideoListOut:
-    found = {video.id: video for video in db.scalars(select(Video).where(Video.id.in_(video_ids)))}
-    return page_out(db, storage, Page(items=[found[i] for i in video_ids], next_cursor=next_cursor))
+    return page_out(db, runtime.storage, page, viewer=user)
 
 
 # --- blocks --------------------------------------------------------------------------------------

@@ -212,14 +212,14 @@ def check_likes_visible(*, owner: User, viewer: User | None) -> None:
         raise Problem(403, "likes_private", "This user keeps their liked videos private.")
 
 
-def list_liked(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[VideoLike]:
-    """The user's likes, newest first, of videos everyone may watch (a like on a video that
-    has since gone private or been deleted does not show)."""
+def list_liked(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Video]:
+    """The videos the user liked, the newest like first: those everyone may watch (a like on a
+    video that has since gone private or been deleted does not show), and their own."""
     return _page_of_playable(session, VideoLike, user=user, cursor=cursor, limit=limit)
 
 
-def list_bookmarks(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Bookmark]:
-    """The user's own saved videos (private to them), newest first: public ones, and their own."""
+def list_bookmarks(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Video]:
+    """The user's own saved videos (private to them), the newest save first."""
     return _page_of_playable(session, Bookmark, user=user, cursor=cursor, limit=limit)
 
 
@@ -246,14 +246,20 @@ def _page_of_playable(
     user: User,
     cursor: str | None,
     limit: int | None,
-) -> Page[Any]:
+) -> Page[Video]:
+    """A keyset page of the user's likes or saves, as the videos they point at (two queries)."""
     statement: Select[Any] = (
         select(model)
         .join(Video, Video.id == model.video_id)
         .where(model.user_id == user.id, Video.status == VideoStatus.READY.value)
         .where((Video.visibility == Visibility.PUBLIC.value) | (Video.author_id == user.id))
     )
-    return paginate_newest_first(session, statement, model=model, keys=[model.id], cursor=cursor, limit=limit)
+    rows = paginate_newest_first(session, statement, model=model, keys=[model.id], cursor=cursor, limit=limit)
+    ids = [row.video_id for row in rows.items]
+    found = (
+        {video.id: video for video in session.scalars(select(Video).where(Video.id.in_(ids)))} if ids else {}
+    )
+    return Page(items=[found[video_id] for video_id in ids], next_cursor=rows.next_cursor)
 
 
 def insert_once(session: Session, model: Relation, **pair: int) -> bool:

@@ -8,18 +8,14 @@ from collections.abc import AsyncIterator
 
 import orjson
 from fastapi import APIRouter
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from molodets.accounts.auth import CurrentUser, DetachedViewerDep, ViewerDep
-from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep
 from molodets.social import service as social
-from molodets.storage import Storage
-from molodets.videos import service
-from molodets.videos.models import Video
+from molodets.videos import queries, service
 from molodets.videos.schemas import VideoCreateIn, VideoListOut, VideoOut
 
 router = APIRouter(prefix="/api/v1", tags=["videos"])
@@ -27,11 +23,6 @@ router = APIRouter(prefix="/api/v1", tags=["videos"])
 # Progress is read from the database, so any web process can stream any worker's progress.
 PROGRESS_POLL_SECONDS = 0.5
 PROGRESS_STREAM_SECONDS = 30 * 60
-
-
-def _out(db: Session, storage: Storage, videos: list[Video], authors: dict[int, User]) -> list[VideoOut]:
-    renditions = service.renditions_of(db, [video.id for video in videos])
-    return [VideoOut.of(video, authors[video.author_id], renditions[video.id], storage) for video in videos]
 
 
 @router.post("/videos", status_code=201, response_model=VideoOut)
@@ -46,15 +37,13 @@ def create_video(body: VideoCreateIn, user: CurrentUser, db: DbSession, runtime:
         cover_time_ms=body.cover_time_ms,
         language=body.language,
     )
-    return _out(db, runtime.storage, [video], {user.id: user})[0]
+    return queries.video_outs(db, runtime.storage, [video], {user.id: user}, viewer=user)[0]
 
 
 @router.get("/videos/{video_id}", response_model=VideoOut)
 def get_video(video_id: str, viewer: ViewerDep, db: DbSession, runtime: RuntimeDep) -> VideoOut:
     video = service.get_visible_video(db, video_id=service.parse_video_id(video_id), viewer=viewer.user)
-    author = db.get(User, video.author_id)
-    assert author is not None  # the foreign key cascades deletes
-    return _out(db, runtime.storage, [video], {author.id: author})[0]
+    return queries.video_outs(db, runtime.storage, [video], viewer=viewer.user)[0]
 
 
 @router.get("/videos/{video_id}/progress", response_class=StreamingResponse)
@@ -109,6 +98,5 @@ def list_user_videos(
 ) -> VideoListOut:
     author = social.require_visible_user(db, username=username, viewer=viewer.user)
     page = service.list_user_videos(db, author=author, viewer=viewer.user, cursor=cursor, limit=limit)
-    return VideoListOut(
-        items=_out(db, runtime.storage, page.items, {author.id: author}), next_cursor=page.next_cursor
-    )
+    items = queries.video_outs(db, runtime.storage, page.items, {author.id: author}, viewer=viewer.user)
+    return VideoListOut(items=items, next_cursor=page.next_cursor)

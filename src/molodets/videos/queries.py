@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
 from molodets.pagination import Page, encode_cursor, paginate_newest_first
+from molodets.social import service as social
 from molodets.storage import Storage
 from molodets.videos import service
 from molodets.videos.models import Video, VideoStatus, Visibility
-from molodets.videos.schemas import VideoListOut, VideoOut
+from molodets.videos.schemas import VideoListOut, VideoOut, ViewerStateOut
 
 
 def newest_public(
@@ -52,15 +53,43 @@ def authors_of(session: Session, videos: list[Video]) -> dict[int, User]:
 
 
 def video_outs(
-    session: Session, storage: Storage, videos: list[Video], authors: dict[int, User] | None = None
+    session: Session,
+    storage: Storage,
+    videos: list[Video],
+    authors: dict[int, User] | None = None,
+    *,
+    viewer: User | None = None,
 ) -> list[VideoOut]:
     """The API shape of each video: one query for the authors (unless given), one for the
-    renditions, whatever the number of videos."""
+    renditions, and for a logged-in viewer three for their likes, saves and follows, whatever
+    the number of videos."""
     if authors is None:
         authors = authors_of(session, videos)
     renditions = service.renditions_of(session, [video.id for video in videos])
-    return [VideoOut.of(video, authors[video.author_id], renditions[video.id], storage) for video in videos]
+    states = _viewer_states(session, viewer, videos)
+    return [
+        VideoOut.of(video, authors[video.author_id], renditions[video.id], storage, states.get(video.id))
+        for video in videos
+    ]
 
 
-def page_out(session: Session, storage: Storage, page: Page[Video]) -> VideoListOut:
-    return VideoListOut(items=video_outs(session, storage, page.items), next_cursor=page.next_cursor)
+def page_out(session: Session, storage: Storage, page: Page[Video], *, viewer: User | None) -> VideoListOut:
+    items = video_outs(session, storage, page.items, viewer=viewer)
+    return VideoListOut(items=items, next_cursor=page.next_cursor)
+
+
+def _viewer_states(session: Session, viewer: User | None, videos: list[Video]) -> dict[int, ViewerStateOut]:
+    if viewer is None or not videos:
+        return {}
+    liked, saved = social.video_states(session, viewer=viewer, video_ids=[video.id for video in videos])
+    followed, _ = social.relations(
+        session, viewer=viewer, user_ids=list({video.author_id for video in videos})
+    )
+    return {
+        video.id: ViewerStateOut(
+            liked=video.id in liked,
+            bookmarked=video.id in saved,
+            following_author=video.author_id in followed,
+        )
+        for video in videos
+    }

@@ -50,6 +50,14 @@ class CountsOut(BaseModel):
     bookmarks: int
 
 
+class ViewerStateOut(BaseModel):
+    """What the viewer asking has done to the video and its author (absent for guests)."""
+
+    liked: bool
+    bookmarked: bool
+    following_author: bool
+
+
 class VideoOut(BaseModel):
     id: str
     status: str
@@ -77,9 +85,17 @@ class VideoOut(BaseModel):
     counts: CountsOut
     created_at: datetime
     published_at: datetime | None
+    viewer: ViewerStateOut | None = None
 
     @classmethod
-    def of(cls, video: Video, author: User, renditions: list[Rendition], storage: Storage) -> VideoOut:
+    def of(
+        cls,
+        video: Video,
+        author: User,
+        renditions: list[Rendition],
+        storage: Storage,
+        state: ViewerStateOut | None = None,
+    ) -> VideoOut:
         expires = None if video.visibility == Visibility.PUBLIC.value else SIGNED_URL_SECONDS
 
         def url(key: str | None) -> str | None:
@@ -133,6 +149,7 @@ class VideoOut(BaseModel):
             ),
             created_at=video.created_at,
             published_at=video.published_at,
+            viewer=state,
         )
 
 

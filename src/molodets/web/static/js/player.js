@@ -9,6 +9,7 @@ import { attachGestures } from "./gestures.js";
 import { describeProgress, paintProgress, wireProgress } from "./progress.js";
 import { chooseRendition, recordThroughput } from "./rendition.js";
 import { fill, fillSlide, showCount, videoPath } from "./slides.js";
+import { follow, showViewerState, toggle as toggleSocial } from "./social.js";
 
 const BEHIND = 2;
 const AHEAD = 2;
@@ -164,8 +165,9 @@ function bind(slide, index) {
   const item = feed.items[index];
   if (slide.dataset.videoId !== item.id || slide.querySelector("video").dataset.for !== item.id) {
     release(slide);
-    fillSlide(slide, item, { strings, viewer: data.viewer });
+    fillSlide(slide, item, { strings });
   }
+  showViewerState(slide, item, data.viewer);
   requestAnimationFrame(() => requestAnimationFrame(() => slide.classList.remove("no-transition")));
 }
 
@@ -215,6 +217,8 @@ function indexOf(slide) {
 function slideAt(index) {
   return pool.find((slide) => indexOf(slide) === index);
 }
+
+const slidesOf = (item) => pool.filter((slide) => slide.dataset.videoId === item.id);
 
 function activate({ announce = true } = {}) {
   const slide = slideAt(active);
@@ -400,16 +404,32 @@ function wireSlide(slide) {
     button.addEventListener("click", () => {
       const item = feed.items[Number(slide.dataset.index)];
       if (!item) return;
-      if (button.dataset.action === "share") {
+      const action = button.dataset.action;
+      if (action === "share") {
         share(item, slide);
       } else if (!data.viewer) {
         location.assign(data.login_url);
+      } else if (action === "like" || action === "save") {
+        toggleSocial(action, item, slidesOf);
       } else {
-        // Likes, comments and bookmarks are wired by the social features through this event.
-        document.dispatchEvent(new CustomEvent("molodets:action", { detail: { action: button.dataset.action, id: item.id } }));
+        // The comment sheet is not built yet; it will listen for this event.
+        document.dispatchEvent(new CustomEvent("molodets:action", { detail: { action, id: item.id } }));
       }
     });
   }
+  const followButton = slide.querySelector("button[data-follow]");
+  followButton?.addEventListener("click", () => {
+    const item = feed.items[Number(slide.dataset.index)];
+    if (item) follow(item, slidesOf, feed.items);
+  });
+  // A double tap likes (never unlikes), as in every short-video app; its two clicks have
+  // toggled pause twice, so playback is as it was.
+  slide.querySelector("[data-toggle]").addEventListener("dblclick", () => {
+    const item = feed.items[Number(slide.dataset.index)];
+    if (!item) return;
+    if (!data.viewer) location.assign(data.login_url);
+    else toggleSocial("like", item, slidesOf, true);
+  });
 }
 
 // --- start -------------------------------------------------------------------------------------
@@ -426,6 +446,7 @@ function start() {
   firstVideo.dataset.bytes = String(firstRendition?.size_bytes || 0);
   first.querySelector("video").removeAttribute("autoplay");
   pool.push(first);
+  showViewerState(first, feed.items[0], data.viewer);
   wireSlide(first);
   layout();
   activate({ announce: false });

@@ -35,7 +35,7 @@ export function showCount(slide, key, value) {
   if (count) count.textContent = compact.format(value);
 }
 
-export function fillSlide(slide, item, { strings, viewer }) {
+export function fillSlide(slide, item, { strings }) {
   const author = item.author;
   slide.dataset.videoId = item.id;
   slide.setAttribute("aria-label", fill(strings.video_by, { name: author.display_name }));
@@ -69,9 +69,7 @@ export function fillSlide(slide, item, { strings, viewer }) {
     initial.hidden = false;
     initial.textContent = (author.display_name || "?").slice(0, 1).toUpperCase();
   }
-  const follow = slide.querySelector("[data-follow]");
-  follow.setAttribute("aria-label", fill(strings.follow, { name: author.display_name }));
-  follow.hidden = viewer === author.username;
+  slide.querySelector("[data-follow]").setAttribute("aria-label", fill(strings.follow, { name: author.display_name }));
 
   for (const [key, value] of Object.entries(item.counts)) showCount(slide, key, value);
   const progress = slide.querySelector("[data-progress]");
