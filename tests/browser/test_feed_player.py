@@ -364,3 +364,63 @@ def test_like_save_and_follow_from_the_player(
     assert state["counts"]["bookmarks"] == 1
     assert httpx.get(f"{live_server}/api/v1/users/swiper").json()["counts"]["followers"] == 1
     assert errors == []
+
+
+def test_comment_sheet_reads_posts_and_replies(
+    page: Page, live_server: str, clips: list[dict[str, Any]], errors: list[str]
+) -> None:
+    """Guests read the comments and are offered to log in; a viewer comments and replies in the
+    sheet, the rail's count follows, the keyboard stays in the sheet, Escape closes it."""
+    video_id = str(clips[1]["id"])
+    writer = {"username": "talker", "password": DEFAULT_PASSWORD, "display_name": "Talker"}
+    assert httpx.post(f"{live_server}/api/v1/accounts", json=writer).status_code == 201
+    token = httpx.post(
+        f"{live_server}/api/v1/tokens", json={"name": "t", "login": "talker", "password": DEFAULT_PASSWORD}
+    ).json()["token"]
+    posted = httpx.post(
+        f"{live_server}/api/v1/videos/{video_id}/comments",
+        json={"text": "Первый <b>комментарий</b>"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert posted.status_code == 201
+
+    page.goto(f"/@swiper/video/{video_id}")
+    page.locator("[data-slide][data-active] [data-action=comment]").click()
+    sheet = page.locator("dialog[data-comments]")
+    first = sheet.locator(".comment-text").first
+    first.wait_for()
+    assert first.text_content() == "Первый <b>комментарий</b>"  # text, never markup
+    assert sheet.get_by_role("link", name="Войти, чтобы комментировать").is_visible()
+    page.keyboard.press("Escape")
+    sheet.wait_for(state="hidden")
+
+    page.goto("/login")
+    page.get_by_label("Имя пользователя или почта").fill("talker")
+    page.get_by_label("Пароль").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"/@swiper/video/{video_id}")
+    before = page.locator("[data-slide][data-active] [data-count=comments]").text_content()
+    page.locator("[data-slide][data-active] [data-action=comment]").click()
+    sheet.locator(".comment-text").first.wait_for()
+    active = page.evaluate("() => document.querySelector('[data-slide][data-active]').dataset.videoId")
+    page.keyboard.press("ArrowDown")  # the sheet has the keyboard: no swipe behind it
+    assert (
+        page.evaluate("() => document.querySelector('[data-slide][data-active]').dataset.videoId") == active
+    )
+
+    sheet.get_by_label("Добавить комментарий").fill("Отличное видео #утро")
+    sheet.get_by_role("button", name="Отправить").click()
+    sheet.get_by_text("Отличное видео #утро").wait_for()
+    sheet.locator(".comment", has_text="Первый").get_by_role("button", name="Ответить").first.click()
+    sheet.get_by_label("Добавить комментарий").fill("спасибо")
+    sheet.get_by_role("button", name="Отправить").click()
+    sheet.locator(".comment-thread .comment-text", has_text="спасибо").wait_for()
+    assert before is not None
+    count = page.locator("[data-slide][data-active] [data-count=comments]")
+    page.wait_for_function(
+        "([el, want]) => el.textContent === want", arg=[count.element_handle(), str(int(before) + 2)]
+    )
+    thread = httpx.get(f"{live_server}/api/v1/comments/{posted.json()['id']}/replies").json()["items"]
+    assert [reply["text"] for reply in thread] == ["спасибо"]
+    assert errors == []

@@ -91,6 +91,7 @@ export function attachGestures(viewport, actions) {
   // --- keyboard -------------------------------------------------------------------------------
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || isTyping(event.target)) return;
+    if (document.querySelector("dialog[open]")) return; // the comment sheet has the keyboard
     const key = event.key;
     if (key === "ArrowDown" || key === "j" || key === "J" || key === "PageDown") {
       event.preventDefault();

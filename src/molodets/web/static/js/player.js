@@ -4,6 +4,7 @@
 // and two ahead (poster loaded, video preloaded so a swipe starts at once). Slides further away
 // release their video decoders, so memory stays flat however long the viewer watches.
 
+import { CommentSheet } from "./comments.js";
 import { FeedSource } from "./feed.js";
 import { attachGestures } from "./gestures.js";
 import { describeProgress, paintProgress, wireProgress } from "./progress.js";
@@ -219,6 +220,7 @@ function slideAt(index) {
 }
 
 const slidesOf = (item) => pool.filter((slide) => slide.dataset.videoId === item.id);
+const comments = new CommentSheet(root.querySelector("[data-comments]"), { strings, slidesOf });
 
 function activate({ announce = true } = {}) {
   const slide = slideAt(active);
@@ -407,13 +409,14 @@ function wireSlide(slide) {
       const action = button.dataset.action;
       if (action === "share") {
         share(item, slide);
+      } else if (action === "comment" && !data.viewer) {
+        comments.open(item); // guests read comments; the sheet offers to log in to write
       } else if (!data.viewer) {
         location.assign(data.login_url);
       } else if (action === "like" || action === "save") {
         toggleSocial(action, item, slidesOf);
-      } else {
-        // The comment sheet is not built yet; it will listen for this event.
-        document.dispatchEvent(new CustomEvent("molodets:action", { detail: { action, id: item.id } }));
+      } else if (action === "comment") {
+        comments.open(item);
       }
     });
   }
