@@ -267,9 +267,14 @@ def insert_once(session: Session, model: Relation, **pair: int) -> bool:
     decides (ON CONFLICT DO NOTHING on the unique pair), so concurrent requests cannot both win."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(id=new_id(), **pair).on_conflict_do_nothing(index_elements=list(pair))
-    result = cast(CursorResult[Any], session.execute(statement))
-    return result.rowcount == 1
+    statement = (
+        insert(model)
+        .values(id=new_id(), **pair)
+        .on_conflict_do_nothing(index_elements=list(pair))
+        .returning(model.id)
+    )
+    # RETURNING rather than the row count, which psycopg does not report for this statement.
+    return session.execute(statement).first() is not None
 
 
 def delete_once(session: Session, model: Relation, **pair: int) -> bool:
