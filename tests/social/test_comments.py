@@ -3,14 +3,19 @@ parents), pinning, likes on comments, both orders, and a fixed query count per p
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from molodets.runtime import Runtime
+from molodets.videos import tasks
 from molodets.videos.models import Video
 from tests.factories.accounts import bearer, make_user
 from tests.factories.videos import make_ready_video
+from tests.mediaclips import make_clip
 from tests.querycount import count_queries
+from tests.videos.test_pipeline import create_video, run_job_directly, upload_file
 
 
 def comments_of(client: TestClient, video: Video, **params: object) -> list[dict[str, object]]:
@@ -153,3 +158,25 @@ def test_comment_pages_run_fixed_queries(client: TestClient, db: Session, runtim
             assert len(response.json()["items"]) == limit
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_the_comment_audience_is_chosen_when_the_video_is_created(
+    client: TestClient, db: Session, runtime: Runtime, tmp_path: Path
+) -> None:
+    author, fan, stranger = make_user(db), make_user(db), make_user(db)
+    author_h = bearer(db, author)
+    clip = make_clip(tmp_path / "tiny.mp4", width=180, height=320, seconds=1.0, audio=False)
+    created = create_video(
+        client, author_h, upload_file(client, author_h, clip), comment_audience="followers"
+    )
+    assert created["comment_audience"] == "followers"
+    bad = client.post(
+        "/api/v1/videos", json={"upload_id": "1", "comment_audience": "friends"}, headers=author_h
+    )
+    assert bad.status_code == 422
+    run_job_directly(runtime, tasks.publish_first, int(str(created["id"])))
+    client.put(f"/api/v1/users/{author.username}/follow", headers=bearer(db, fan))
+    url = f"/api/v1/videos/{created['id']}/comments"
+    refused = client.post(url, json={"text": "hi"}, headers=bearer(db, stranger))
+    assert (refused.status_code, refused.json()["code"]) == (403, "comments_followers_only")
+    assert client.post(url, json={"text": "hi"}, headers=bearer(db, fan)).status_code == 201

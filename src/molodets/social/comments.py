@@ -19,13 +19,12 @@ from molodets.errors import Problem
 from molodets.pagination import Page, paginate
 from molodets.social import service as relations
 from molodets.social.models import Comment, CommentLike
-from molodets.videos.models import Video
+from molodets.videos.models import CommentAudience, Video
 from molodets.videos.service import hashtags_and_mentions
 
 COMMENT_MAX = 500
 LIKE_WEIGHT = 10
 AUTHOR_REPLY_BONUS = 50
-AUDIENCES = ("everyone", "followers")
 
 
 def check_can_comment(session: Session, *, video: Video, user: User) -> None:
@@ -34,7 +33,7 @@ def check_can_comment(session: Session, *, video: Video, user: User) -> None:
     relations.check_not_blocked(session, actor=user, other_id=video.author_id)
     if not video.comments_enabled:
         raise Problem(403, "comments_off", "Comments are turned off for this video.")
-    followers_only = video.comment_audience == "followers"
+    followers_only = video.comment_audience == CommentAudience.FOLLOWERS.value
     if followers_only and not relations.is_following(
         session, follower_id=user.id, followee_id=video.author_id
     ):

@@ -34,6 +34,7 @@ def create_video(body: VideoCreateIn, user: CurrentUser, db: DbSession, runtime:
         caption=body.caption,
         visibility=body.visibility,
         comments_enabled=body.comments_enabled,
+        comment_audience=body.comment_audience,
         cover_time_ms=body.cover_time_ms,
         language=body.language,
     )

@@ -34,6 +34,13 @@ class Visibility(enum.StrEnum):
     PRIVATE = "private"
 
 
+class CommentAudience(enum.StrEnum):
+    """Who may comment on a video while its comments are on (its author always may)."""
+
+    EVERYONE = "everyone"
+    FOLLOWERS = "followers"
+
+
 class Video(IdMixin, TimestampMixin, Base):
     __tablename__ = "videos"
     __table_args__ = (
@@ -48,8 +55,7 @@ class Video(IdMixin, TimestampMixin, Base):
     mentions: Mapped[list[str]] = mapped_column(JSON, default=list)
     visibility: Mapped[str] = mapped_column(String(16), default=Visibility.PUBLIC.value)
     comments_enabled: Mapped[bool] = mapped_column(default=True)
-    # Who may comment while comments are on: "everyone" or "followers" (of the author).
-    comment_audience: Mapped[str] = mapped_column(String(16), default="everyone")
+    comment_audience: Mapped[str] = mapped_column(String(16), default=CommentAudience.EVERYONE.value)
     pinned_comment_id: Mapped[int | None] = mapped_column(BigInteger)
     language: Mapped[str | None] = mapped_column(String(8))
     cover_time_ms: Mapped[int | None]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from molodets.accounts.avatars import avatar_urls
 from molodets.accounts.models import User
 from molodets.storage import Storage
-from molodets.videos.models import Rendition, Video, Visibility
+from molodets.videos.models import CommentAudience, Rendition, Video, Visibility
 
 # Signed media URLs of non-public videos stay valid this long; the page asks again after that.
 SIGNED_URL_SECONDS = 6 * 3600
@@ -22,6 +22,7 @@ class VideoCreateIn(BaseModel):
     caption: str = Field(default="", max_length=5000)
     visibility: Visibility = Visibility.PUBLIC
     comments_enabled: bool = True
+    comment_audience: CommentAudience = CommentAudience.EVERYONE
     cover_time_ms: int | None = Field(default=None, ge=0, le=24 * 3600 * 1000)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
 
@@ -70,6 +71,7 @@ class VideoOut(BaseModel):
     mentions: list[str]
     visibility: str
     comments_enabled: bool
+    comment_audience: str
     language: str | None
     # The moment the creator chose for the poster (None: the pipeline's default).
     cover_time_ms: int | None
@@ -114,6 +116,7 @@ class VideoOut(BaseModel):
             mentions=video.mentions,
             visibility=video.visibility,
             comments_enabled=video.comments_enabled,
+            comment_audience=video.comment_audience,
             language=video.language,
             cover_time_ms=video.cover_time_ms,
             duration_ms=video.duration_ms,

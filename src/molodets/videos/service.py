@@ -16,7 +16,7 @@ from molodets.pagination import Page, paginate_newest_first
 from molodets.social import service as social
 from molodets.storage import Storage
 from molodets.uploads import service as uploads
-from molodets.videos.models import Rendition, Video, VideoStatus, Visibility
+from molodets.videos.models import CommentAudience, Rendition, Video, VideoStatus, Visibility
 
 CAPTION_MAX = 2200
 QUEUE_ALLOWANCE = timedelta(minutes=30)
@@ -56,6 +56,7 @@ def do_create_video(
     caption: str = "",
     visibility: Visibility = Visibility.PUBLIC,
     comments_enabled: bool = True,
+    comment_audience: CommentAudience = CommentAudience.EVERYONE,
     cover_time_ms: int | None = None,
     language: str | None = None,
 ) -> Video:
@@ -74,6 +75,7 @@ def do_create_video(
         mentions=mentions,
         visibility=visibility.value,
         comments_enabled=comments_enabled,
+        comment_audience=comment_audience.value,
         cover_time_ms=cover_time_ms,
         language=language,
         source={"filename": upload.filename or "", "size_bytes": upload.length},
