@@ -46,7 +46,7 @@ def enqueue_then_maybe_fail(user_id: int, fail: bool, db: DbSession) -> dict[str
 
 @pytest.fixture
 def consumers(runtime: Runtime) -> Iterator[None]:
-    runtime.jobs.start_consumers(1)
+    runtime.jobs.start_consumers(1, scheduler=False)  # periodic jobs are not under test here
     yield
     runtime.jobs.stop_consumers()
 

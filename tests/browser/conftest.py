@@ -49,8 +49,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     upgrade(settings)
     runtime = build_runtime(settings)
-    # As `molodets serve` does: job consumers in the same process, so uploads get processed.
-    runtime.jobs.start_consumers(1)
+    # As `molodets serve` does: job consumers in the same process, so uploads get processed. No
+    # scheduler: the periodic jobs other test modules register (the registry is global) would
+    # run here for the whole session, against a database without their tables.
+    runtime.jobs.start_consumers(1, scheduler=False)
     app = create_app(runtime)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

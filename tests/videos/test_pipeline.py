@@ -207,7 +207,7 @@ def test_progress_stream_follows_processing_to_the_end(
     video_id = create_video(client, headers, upload_file(client, headers, clip))["id"]
     stranger = bearer(db, make_user(db, username="stranger"))
     assert client.get(f"/api/v1/videos/{video_id}/progress", headers=stranger).status_code == 404
-    runtime.jobs.start_consumers(1)
+    runtime.jobs.start_consumers(1, scheduler=False)  # periodic jobs are not under test here
     try:
         events = []
         with client.stream("GET", f"/api/v1/videos/{video_id}/progress", headers=headers) as stream:

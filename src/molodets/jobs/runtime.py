@@ -166,7 +166,12 @@ class JobRuntime:
     # --- consumers ----------------------------------------------------------------------------
 
     def start_consumers(
-        self, workers: int | None = None, *, media_workers: int = 1, discover: bool = True
+        self,
+        workers: int | None = None,
+        *,
+        media_workers: int = 1,
+        discover: bool = True,
+        scheduler: bool = True,
     ) -> None:
         """Run worker threads for every queue plus the scheduler inside this process (`serve`).
 
@@ -174,7 +179,7 @@ class JobRuntime:
         so a transcode never holds up a short default job.
         """
         counts = {DEFAULT_QUEUE: workers or self.settings.job_workers, MEDIA_QUEUE: media_workers}
-        self._start(counts, periodic=True, discover=discover)
+        self._start(counts, periodic=scheduler, discover=discover)
 
     def _start(self, counts: dict[str, int], *, periodic: bool, discover: bool) -> list[EmbeddedConsumer]:
         self._require_runtime()
