@@ -84,20 +84,29 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
+def launch_chromium(playwright: Playwright, *extra_args: str) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args], headless=True
+    )
+
+
+def phone_context(browser: Browser, base_url: str) -> BrowserContext:
+    """A fresh browser profile (no cookies), phone-sized, whose Accept-Language is Russian."""
+    created = browser.new_context(base_url=base_url, locale="ru-RU", viewport={"width": 390, "height": 844})
+    created.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    return created
+
+
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    launched = launch_chromium(playwright)
     yield launched
     launched.close()
 
 
 @pytest.fixture
 def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
-    """A fresh browser profile (no cookies) whose Accept-Language is Russian."""
-    created = browser.new_context(
-        base_url=live_server, locale="ru-RU", viewport={"width": 390, "height": 844}
-    )
-    created.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    created = phone_context(browser, live_server)
     yield created
     created.close()
 

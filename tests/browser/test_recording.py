@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, launch_chromium, phone_context
 from tests.browser.test_upload_page import PROCESSING_TIMEOUT_MS, sign_up, wait_until
 
 pytestmark = pytest.mark.browser
@@ -24,19 +24,14 @@ RECORDER = "[data-recorder]"
 
 @pytest.fixture(scope="module")
 def camera_browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *FAKE_MEDIA_ARGS], headless=True
-    )
+    launched = launch_chromium(playwright, *FAKE_MEDIA_ARGS)
     yield launched
     launched.close()
 
 
 @pytest.fixture
 def camera_context(camera_browser: Browser, live_server: str) -> Iterator[BrowserContext]:
-    created = camera_browser.new_context(
-        base_url=live_server, locale="ru-RU", viewport={"width": 390, "height": 844}
-    )
-    created.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    created = phone_context(camera_browser, live_server)
     yield created
     created.close()
 
@@ -153,9 +148,7 @@ def test_a_take_too_short_is_refused_in_plain_words(camera_page: Page) -> None:
 def test_a_refused_camera_is_explained(playwright: Playwright, live_server: str) -> None:
     # A camera, but no automatic "allow": the page's request meets the permission prompt, which
     # a headless browser answers "block", as a creator who refuses does.
-    launched = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, FAKE_MEDIA_ARGS[0]], headless=True
-    )
+    launched = launch_chromium(playwright, FAKE_MEDIA_ARGS[0])
     try:
         page = launched.new_page(base_url=live_server, locale="ru-RU", viewport={"width": 360, "height": 740})
         page.set_default_timeout(DEFAULT_TIMEOUT_MS)
@@ -177,10 +170,8 @@ def test_a_refused_camera_is_explained(playwright: Playwright, live_server: str)
 
 def test_flip_switches_to_the_other_camera(playwright: Playwright, live_server: str) -> None:
     # Two fake cameras, as on a phone (front and back).
-    launched = playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream=device-count=2", FAKE_MEDIA_ARGS[1]],
-        headless=True,
+    launched = launch_chromium(
+        playwright, "--use-fake-device-for-media-stream=device-count=2", FAKE_MEDIA_ARGS[1]
     )
     try:
         page = launched.new_page(base_url=live_server, locale="ru-RU", viewport={"width": 390, "height": 844})

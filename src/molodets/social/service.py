@@ -1,4 +1,4 @@
-"""Follows, likes, bookmarks and shares: idempotent toggles that keep their counters exact.
+"""Follows, blocks, likes, bookmarks and shares: idempotent toggles that keep their counters exact.
 
 Every toggle is one statement that the database makes idempotent (insert-if-absent on the
 unique pair, delete-if-present), and the counters move only when that statement changed a row,
@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Select, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm.util import identity_key
 
 from molodets.accounts import service as accounts
 from molodets.accounts.models import User
@@ -138,9 +139,12 @@ def hidden_author_ids(session: Session, *, viewer: User | None) -> set[int]:
     those the viewer blocked. For feeds to exclude in SQL."""
     if viewer is None:
         return set()
-    blocked_me = session.scalars(select(Block.blocker_id).where(Block.blocked_id == viewer.id))
-    i_blocked = session.scalars(select(Block.blocked_id).where(Block.blocker_id == viewer.id))
-    return set(blocked_me) | set(i_blocked)
+    pairs = session.execute(
+        select(Block.blocker_id, Block.blocked_id).where(
+            (Block.blocked_id == viewer.id) | (Block.blocker_id == viewer.id)
+        )
+    )
+    return {blocked if blocker == viewer.id else blocker for blocker, blocked in pairs}
 
 
 def mentionable(session: Session, *, author: User, usernames: list[str]) -> list[str]:
@@ -297,6 +301,6 @@ def add_to(session: Session, column: InstrumentedAttribute[int], row_id: int, de
 
 def expire_row(session: Session, model: type[Any], row_id: int) -> None:
     """A loaded copy of the row is stale after an UPDATE in SQL; its next read fetches it."""
-    for instance in list(session.identity_map.values()):
-        if isinstance(instance, model) and instance.id == row_id:
-            session.expire(instance)
+    instance = session.identity_map.get(identity_key(model, row_id))
+    if instance is not None:
+        session.expire(instance)
