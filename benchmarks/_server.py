@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,21 +22,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_env(data_dir: Path) -> dict[str, str]:
-    # Only our settings: a shell pointing MOLODETS_* at PostgreSQL or S3 must not leak in.
+def server_env(data_dir: Path, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    # Only our settings: a shell pointing MOLODETS_* at PostgreSQL or S3 must not leak in, unless
+    # a benchmark asks for them in `overrides`.
     env = {key: value for key, value in os.environ.items() if not key.startswith("MOLODETS_")}
     env.update(
         {"MOLODETS_DATA_DIR": str(data_dir), "MOLODETS_RATE_LIMITS": "off", "MOLODETS_LOG_LEVEL": "WARNING"}
     )
+    env.update(overrides or {})
     return env
 
 
 @contextmanager
-def running_server(data_dir: Path, *, log: Path | None = None) -> Iterator[str]:
-    """Migrate, start `molodets serve` with its job consumers, yield its base URL, then stop it.
-    With `log`, the server's output goes there (kept for a failed run) instead of nowhere."""
-    env = server_env(data_dir)
+def running_server(
+    data_dir: Path,
+    *,
+    log: Path | None = None,
+    env_overrides: dict[str, str] | None = None,
+    prepare: Callable[[], None] | None = None,
+) -> Iterator[str]:
+    """Migrate, run `prepare` (to seed the database), start `molodets serve` with its job
+    consumers, yield its base URL, then stop it. With `log`, the server's output goes there
+    (kept for a failed run) instead of nowhere."""
+    env = server_env(data_dir, env_overrides)
     subprocess.run([sys.executable, "-m", "molodets", "migrate"], env=env, check=True, capture_output=True)
+    if prepare is not None:
+        prepare()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with Path(log or os.devnull).open("wb") as output:

@@ -16,7 +16,9 @@ from molodets import health
 from molodets.accounts import api as accounts_api
 from molodets.accounts.auth import CrossSiteGuard
 from molodets.errors import install_error_handlers
+from molodets.events import api as events_api
 from molodets.feed import api as feed_api
+from molodets.notifications import api as notifications_api
 from molodets.observability import BodyLimitMiddleware, RequestContextMiddleware
 from molodets.runtime import Runtime
 from molodets.social import api as social_api
@@ -77,6 +79,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(videos_api.router)
     app.include_router(feed_api.router)
     app.include_router(social_api.router)
+    app.include_router(notifications_api.router)
+    app.include_router(events_api.router)
     if isinstance(runtime.storage, LocalStorage):
         app.include_router(media_delivery.router)
     app.include_router(web_pages.router)

@@ -46,6 +46,11 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print("database is up to date")
 
 
+# Requests in flight get this long to finish at shutdown; open notification streams (which never
+# finish by themselves) are then cut, and their pages reconnect to another process.
+SHUTDOWN_GRACE_SECONDS = 5
+
+
 def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
     from molodets.app import create_app
     from molodets.runtime import build_runtime
@@ -57,7 +62,14 @@ def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
         runtime.jobs.start_consumers(settings.job_workers)
     print(f"Molodets is running on {url}  (Ctrl+C to stop)", flush=True)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, proxy_headers=True)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=True,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
     finally:
         if with_jobs:
             runtime.jobs.stop_consumers()
@@ -92,6 +104,7 @@ def cmd_web(args: argparse.Namespace) -> None:
             workers=args.workers,
             log_config=None,
             proxy_headers=True,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
         return
     _run_uvicorn(settings, with_jobs=False)

@@ -2,7 +2,9 @@
 
 from molodets.accounts.models import ApiToken, User, UserSession
 from molodets.db import Base
-from molodets.social.models import Block, Bookmark, Comment, CommentLike, Follow, VideoLike
+from molodets.events.models import ViewMark, WatchEvent
+from molodets.notifications.models import Notification, NotificationActor
+from molodets.social.models import Block, Bookmark, Comment, CommentLike, Follow, FollowRequest, VideoLike
 from molodets.uploads.models import Upload
 from molodets.videos.models import Rendition, Video
 
@@ -14,10 +16,15 @@ __all__ = [
     "Comment",
     "CommentLike",
     "Follow",
+    "FollowRequest",
+    "Notification",
+    "NotificationActor",
     "Rendition",
     "Upload",
     "User",
     "UserSession",
     "Video",
     "VideoLike",
+    "ViewMark",
+    "WatchEvent",
 ]

@@ -41,9 +41,9 @@ class RateLimiter:
             self._storage = MemoryStorage()
         self._strategy = MovingWindowRateLimiter(self._storage)
 
-    def hit(self, rule: Rule, *identifiers: str) -> None:
-        """Count one attempt; raise 429 if it goes over the limit."""
-        if self.enabled and not self._strategy.hit(rule.limit, rule.name, *identifiers):
+    def hit(self, rule: Rule, *identifiers: str, cost: int = 1) -> None:
+        """Count one attempt (or `cost` of them at once); raise 429 if it goes over the limit."""
+        if self.enabled and not self._strategy.hit(rule.limit, rule.name, *identifiers, cost=cost):
             raise self._refusal(rule, identifiers)
 
     def check(self, rule: Rule, *identifiers: str) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from molodets.db import Database
+from molodets.events.sink import EventSink
 from molodets.jobs import JobRuntime
+from molodets.notifications.realtime import LocalHub, build_hub
+from molodets.notifications.service import NOTIFIER_KEY
 from molodets.ratelimit import RateLimiter
 from molodets.settings import Settings
 from molodets.storage import Storage, open_storage
@@ -19,8 +22,12 @@ class Runtime:
     storage: Storage
     jobs: JobRuntime
     limiter: RateLimiter
+    notifier: LocalHub
+    events: EventSink
 
     def close(self) -> None:
+        self.events.close()
+        self.notifier.close()
         self.jobs.close()
         self.limiter.close()
         self.db.dispose()
@@ -35,6 +42,9 @@ def build_runtime(settings: Settings) -> Runtime:
         storage=open_storage(settings),
         jobs=jobs,
         limiter=RateLimiter(settings),
+        notifier=build_hub(settings),
+        events=EventSink(db),
     )
+    db.session_info[NOTIFIER_KEY] = runtime.notifier
     jobs.bind(runtime)
     return runtime

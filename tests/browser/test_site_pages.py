@@ -38,6 +38,7 @@ PAGES = [
     SitePage("/signup", False, "Регистрация в Молодце", "Sign up for Molodets", None),
     SitePage("/login", False, "Вход в Молодец", "Log in to Molodets", None),
     SitePage(f"/@{USERNAME}", True, "0 подписчиков", "0 followers", ".video-grid .tile-link"),
+    SitePage(f"/@{USERNAME}/followers", True, "Подписчиков пока нет.", "No followers yet.", None),
     SitePage("/settings", True, "Настройки", "Settings", "#f-display_name"),
     SitePage("/upload", True, "Загрузить видео", "Upload a video", "main input[type=file]"),
     SitePage("/discover", True, "Интересное", "Discover", ".video-grid .tile-link"),

@@ -1,8 +1,8 @@
 """The creator's upload page in a real Chromium on a live server whose job consumers process the
 clip: the local file plays at once, the upload (our own tus client) resumes after a reload and
 pauses and resumes on request, the caption highlights #hashtags and @mentions, the chosen cover
-time reaches the server, and the server's version takes over when processing is done. Recording
-with the camera is in test_recording.py."""
+time and who may comment reach the server, and the server's version takes over when processing
+is done. Recording with the camera is in test_recording.py."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_local_preview_plays_at_once_then_the_server_version(
     caption.fill("Мой первый ролик #Котики и #котики, #cats")
     expect(page.locator("[data-caption-tags]")).to_have_text("2 хэштега")
     page.get_by_label("Кто может смотреть").select_option("public")
-    expect(page.get_by_label("Разрешить комментарии")).to_be_checked()
+    expect(page.get_by_label("Кто может комментировать")).to_have_value("everyone")
     page.get_by_role("button", name="Опубликовать").click()
 
     # Published and processing: the local clip keeps playing meanwhile.
@@ -225,6 +225,7 @@ def test_caption_highlighting_and_the_chosen_cover_reach_the_server(
         page, f"Math.abs(document.querySelector('[data-cover-frame]').currentTime - {chosen / 1000}) < 0.05"
     )
 
+    page.get_by_label("Кто может комментировать").select_option("followers")
     page.get_by_role("button", name="Опубликовать").click()
     root = page.locator("[data-upload]")
     expect(root).to_have_attribute("data-phase", re.compile("published|done"))
@@ -232,6 +233,7 @@ def test_caption_highlighting_and_the_chosen_cover_reach_the_server(
     # Still processing, so only its author may see it: ask with the page's session.
     video = page.request.get(f"/api/v1/videos/{video_id}").json()
     assert video["cover_time_ms"] == chosen, video
+    assert (video["comments_enabled"], video["comment_audience"]) == (True, "followers")
     assert video["hashtags"] == ["котики_2026", "x"]
     assert video["mentions"] == ["anna.k"]
 

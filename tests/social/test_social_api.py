@@ -92,14 +92,22 @@ def test_follow_toggles_counts_and_refuses_self(client: TestClient, db: Session)
     headers = bearer(db, fan)
     url = f"/api/v1/users/{creator.username}/follow"
     for _ in range(2):
-        assert client.put(url, headers=headers).json() == {"following": True, "followers": 1}
+        assert client.put(url, headers=headers).json() == {
+            "following": True,
+            "requested": False,
+            "followers": 1,
+        }
     profile = client.get(f"/api/v1/users/{fan.username}").json()
     assert profile["counts"] == {"followers": 0, "following": 1, "likes": 0}
     refused = client.put(f"/api/v1/users/{fan.username}/follow", headers=headers)
     assert (refused.status_code, refused.json()["code"]) == (422, "cannot_follow_self")
     assert client.put("/api/v1/users/nobody-here/follow", headers=headers).status_code == 404
     for _ in range(2):
-        assert client.delete(url, headers=headers).json() == {"following": False, "followers": 0}
+        assert client.delete(url, headers=headers).json() == {
+            "following": False,
+            "requested": False,
+            "followers": 0,
+        }
     assert (refreshed(db, fan).following_count, refreshed(db, creator).follower_count) == (0, 0)
 
 

@@ -34,7 +34,7 @@ def test_upload_page_in_russian(anna: LoggedIn) -> None:
     assert '<meta name="csrf-token" content="' in html
     assert "Загрузить видео" in html
     assert 'type="file" accept="video/*"' in html
-    for label in ("Подпись", "Кто может смотреть", "Разрешить комментарии", "Опубликовать"):
+    for label in ("Подпись", "Кто может смотреть", "Кто может комментировать", "Опубликовать"):
         assert label in html, label
     for value in ("public", "followers", "private"):
         assert f'<option value="{value}"' in html
@@ -58,7 +58,7 @@ def test_upload_page_in_russian(anna: LoggedIn) -> None:
 
 def test_upload_page_in_english(anna: LoggedIn) -> None:
     html = anna.client.get("/upload", headers={**HTML, **EN}).text
-    for label in ("Upload a video", "Caption", "Who can watch", "Allow comments", "Publish"):
+    for label in ("Upload a video", "Caption", "Who can watch", "Who can comment", "Publish"):
         assert label in html, label
     strings = page_strings(html)
     assert strings["hashtags"] == {"one": "%(num)s hashtag", "other": "%(num)s hashtags"}

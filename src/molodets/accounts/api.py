@@ -22,6 +22,7 @@ from molodets.accounts.schemas import (
 )
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep
+from molodets.social import privacy
 from molodets.social import service as social
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -117,6 +118,8 @@ def update_me(body: ProfilePatchIn, user: CurrentUser, db: DbSession, runtime: R
         email=body.email,
         likes_public=body.likes_public,
     )
+    if body.is_private is not None:
+        privacy.do_set_private(db, user=user, private=body.is_private)
     return AccountOut.of(user, runtime.storage)
 
 

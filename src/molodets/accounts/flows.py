@@ -10,6 +10,8 @@ from molodets.accounts import service
 from molodets.accounts.auth import set_session_cookies
 from molodets.accounts.models import ApiToken, User, UserSession
 from molodets.errors import Problem
+from molodets.events import guests
+from molodets.events import service as events
 from molodets.http import client_ip, get_runtime
 from molodets.ratelimit import rule
 
@@ -75,6 +77,12 @@ def start_browser_session(request: Request, response: Response, db: Session, *, 
     set_session_cookies(
         request, response, token=token, csrf_token=user_session.csrf_token, days=settings.session_days
     )
+    guest = guests.guest_id(request)
+    if guest is not None:
+        # What this browser watched as a guest now teaches the account's feed; a later guest on
+        # this browser starts afresh instead of adding to this account.
+        events.adopt_guest_history(db, guest=guest, user_id=user.id)
+        response.delete_cookie(guests.GUEST_COOKIE, path="/")
     return user_session
 
 

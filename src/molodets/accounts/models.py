@@ -36,6 +36,8 @@ class User(IdMixin, TimestampMixin, Base):
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Whether anyone may see the videos this user liked (off by default, as the big apps do).
     likes_public: Mapped[bool] = mapped_column(default=False)
+    # A private account approves each follower; only approved followers see its videos.
+    is_private: Mapped[bool] = mapped_column(default=False)
 
     # Kept by the social domain in the same transaction as the rows they count, so profiles
     # never count rows; `molodets counters rebuild` recomputes them.

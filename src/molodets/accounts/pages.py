@@ -21,10 +21,13 @@ from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep, get_runtime
 from molodets.pagination import MAX_LIMIT, Page
+from molodets.social import privacy
 from molodets.social import service as social
 from molodets.videos import queries as video_queries
 from molodets.videos import service as video_service
 from molodets.videos.models import Video
+from molodets.videos.pages import plural_forms
+from molodets.web import i18n
 from molodets.web.forms import (
     PROBLEM_FIELDS,
     FormDep,
@@ -183,23 +186,34 @@ def profile(
         tab = "videos"
     locale = request_locale(request, viewer.user)
     urls = avatars.avatar_urls(runtime.storage, user)
+    follow = _follow_context(db, user=user, viewer=viewer.user, is_owner=is_owner)
     try:
-        page, likes_hidden = _profile_tab(db, tab=tab, user=user, viewer=viewer.user, cursor=cursor)
+        if follow["locked"]:  # a private account: its header, and a way to ask to follow
+            page, likes_hidden = Page[Video](items=[], next_cursor=None), False
+        else:
+            page, likes_hidden = _profile_tab(db, tab=tab, user=user, viewer=viewer.user, cursor=cursor)
     except Problem as problem:  # a cursor we did not make
         return render_error_page_sync(request, problem.status, problem.code, viewer=viewer)
     authors = {user.id: user} if tab == "videos" else None  # liked and saved: many authors
     videos = video_queries.video_outs(db, runtime.storage, page.items, authors, viewer=viewer.user)
     next_cursor = page.next_cursor
     context = {
+        **follow,
         "profile": user,
         "avatar_url": urls["256"] if urls else None,
         "is_owner": is_owner,
+        # Whether the viewer blocked this person (the "⋯" menu offers to unblock): one query.
+        "blocked": viewer.user is not None
+        and not is_owner
+        and social.is_blocked_by(db, viewer_id=user.id, owner_id=viewer.user.id),
         "joined": format_date(user.created_at, format="long", locale=locale),
         "counts": {
             "following": user.following_count,
             "followers": user.follower_count,
             "likes": user.like_count,
         },
+        # The follow button's script rewords the count from these (plural forms of the locale).
+        "followers_forms": plural_forms(locale, *i18n.COUNTERS["followers"]),
         "tab": tab,
         "videos": videos,
         "next_cursor": next_cursor,
@@ -217,6 +231,27 @@ def profile(
     return render(request, viewer, "profile.html", context)
 
 
+def _follow_context(db: Session, *, user: User, viewer: User | None, is_owner: bool) -> dict[str, Any]:
+    """The follow button's state ("guest", "owner", "following", "requested", "none"), whether
+    the profile's videos are hidden from the viewer (a private account they do not follow), and
+    for the owner of a private account how many people wait for approval. No query for guests."""
+    if viewer is None:
+        state, following = "guest", False
+    elif is_owner:
+        state, following = "owner", False
+    else:
+        relation = privacy.follow_state(db, viewer=viewer, user=user)
+        following = relation.following
+        state = "following" if following else "requested" if relation.requested else "none"
+    pending = privacy.count_requests(db, user=user) if is_owner and user.is_private else 0
+    return {
+        "follow_state": state,
+        "locked": not privacy.can_see_account(db, owner=user, viewer=viewer, following=following),
+        "pending_requests": pending,
+        "pending_capped": pending >= privacy.REQUESTS_COUNT_CAP,
+    }
+
+
 def _profile_tab(
     db: Session, *, tab: str, user: User, viewer: User | None, cursor: str | None
 ) -> tuple[Page[Video], bool]:
@@ -230,7 +265,7 @@ def _profile_tab(
             social.check_likes_visible(owner=user, viewer=viewer)
         except Problem:
             return Page(items=[], next_cursor=None), True
-        return social.list_liked(db, user=user, cursor=cursor, limit=GRID_PAGE), False
+        return social.list_liked(db, user=user, viewer=viewer, cursor=cursor, limit=GRID_PAGE), False
     return social.list_bookmarks(db, user=user, cursor=cursor, limit=GRID_PAGE), False
 
 
@@ -245,6 +280,7 @@ def _profile_form(user: User) -> dict[str, Any]:
         "email": user.email or "",
         "locale": user.locale or "",
         "links": _pad_links(links),
+        "is_private": user.is_private,
     }
 
 
@@ -309,6 +345,8 @@ def update_profile(request: Request, viewer: ViewerDep, db: DbSession, form: For
     # Empty rows are the blanks of the form; a title without an address is an error the rules report.
     links = [(title, url) for title, url in rows if title.strip() or url.strip()]
     values = {name: field(form, name) for name in ("display_name", "bio", "email", "locale")}
+    # An unticked checkbox sends nothing: its absence means a public account.
+    is_private = field(form, "is_private") == "on"
     try:
         service.do_update_profile(
             db,
@@ -319,8 +357,14 @@ def update_profile(request: Request, viewer: ViewerDep, db: DbSession, form: For
             locale=values["locale"],
             email=values["email"],
         )
+        if is_private != user.is_private:
+            privacy.do_set_private(db, user=user, private=is_private)
     except Problem as problem:
-        form_values = {**values, "links": _pad_links([{"title": t, "url": u} for t, u in rows])}
+        form_values = {
+            **values,
+            "links": _pad_links([{"title": t, "url": u} for t, u in rows]),
+            "is_private": is_private,
+        }
         return _settings_problem(request, viewer, db, user, problem, "profile", form_values)
     return see_other("/settings?saved=profile")
 

@@ -48,6 +48,8 @@ class ProfilePatchIn(StrictModel):
     locale: str | None = Field(default=None, max_length=8)
     email: str | None = Field(default=None, max_length=320)
     likes_public: bool | None = None
+    # Private: only approved followers see the videos; going public approves pending requests.
+    is_private: bool | None = None
 
 
 class PasswordChangeIn(StrictModel):
@@ -76,6 +78,8 @@ class PublicUserOut(BaseModel):
     avatar_urls: dict[str, str] | None
     role: str
     counts: UserCountsOut
+    # Only approved followers see a private account's videos and lists; its header is public.
+    is_private: bool
     created_at: datetime
 
     @classmethod
@@ -93,6 +97,7 @@ class PublicUserOut(BaseModel):
             counts=UserCountsOut(
                 followers=user.follower_count, following=user.following_count, likes=user.like_count
             ),
+            is_private=user.is_private,
             created_at=user.created_at,
         )
 

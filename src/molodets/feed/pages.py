@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from molodets.accounts.auth import Viewer, ViewerDep
+from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.feed import queries
 from molodets.feed.captions import caption_parts
@@ -47,6 +48,15 @@ def best_rendition(renditions: list[RenditionOut], short_side: int) -> Rendition
     if fitting:
         return max(fitting, key=lambda item: min(item.width, item.height))
     return min(renditions, key=lambda item: item.width * item.height, default=None)
+
+
+def embeddable(video: Video, author: User) -> bool:
+    """Whether anyone at all may watch the video: public, ready, of a public account."""
+    return (
+        video.visibility == Visibility.PUBLIC.value
+        and video.status == VideoStatus.READY.value
+        and not author.is_private
+    )
 
 
 def base_url(request: Request, runtime: RuntimeDep) -> str:
@@ -172,14 +182,17 @@ def video_page(
         cursor=page.next_cursor,
         wrap=wrap,
     )
-    context["share"] = _share_tags(request, runtime, video, opened)
+    context["share"] = _share_tags(request, runtime, video, opened, authors[video.author_id])
     return render(request, viewer, "video.html", context)
 
 
-def _share_tags(request: Request, runtime: RuntimeDep, video: Video, out: VideoOut) -> dict[str, Any]:
-    """Open Graph and Twitter card values, every URL absolute (messengers fetch them from afar)."""
+def _share_tags(
+    request: Request, runtime: RuntimeDep, video: Video, out: VideoOut, author: User
+) -> dict[str, Any]:
+    """Open Graph and Twitter card values, every URL absolute (messengers fetch them from afar).
+    Media and the embed player only for a video anyone may watch (`embeddable`)."""
     base = base_url(request, runtime)
-    public = video.visibility == Visibility.PUBLIC.value and video.status == VideoStatus.READY.value
+    public = embeddable(video, author)
     rendition = best_rendition(out.renditions, SHARE_SHORT_SIDE) if public else None
     width, height = (out.width or 720, out.height or 1280)
     if rendition is not None:
@@ -191,7 +204,7 @@ def _share_tags(request: Request, runtime: RuntimeDep, video: Video, out: VideoO
         "image_width": round(video_w * scale),
         "image_height": round(video_h * scale),
         "url": base + video_path(out.author.username, out.id),
-        "embed_url": f"{base}/embed/{out.id}",
+        "embed_url": f"{base}/embed/{out.id}" if public else None,
         "video_url": absolute(base, rendition.url) if rendition else None,
         "image_url": absolute(base, out.poster_url) if public and out.poster_url else None,
         "width": width,
@@ -206,11 +219,11 @@ def _share_tags(request: Request, runtime: RuntimeDep, video: Video, out: VideoO
 def embed_page(
     video_id: str, request: Request, viewer: ViewerDep, db: DbSession, runtime: RuntimeDep
 ) -> Response:
-    """A bare player other sites may frame. Only public ready videos: an embed is seen by anyone,
-    so even the author's own private video is not embeddable (404)."""
+    """A bare player other sites may frame. Only public ready videos of public accounts: an
+    embed is seen by anyone, so even the author's own private video is not embeddable (404)."""
     video = db.get(Video, videos.parse_video_id(video_id))
-    public = video is not None and video.visibility == Visibility.PUBLIC.value
-    if video is None or not public or video.status != VideoStatus.READY.value:
+    author = db.get(User, video.author_id) if video is not None else None
+    if video is None or author is None or not embeddable(video, author):
         raise Problem(404, "video_not_found", "No such video.")
     out = video_queries.video_outs(db, runtime.storage, [video])[0]
     context = {

@@ -15,7 +15,7 @@ from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep, client_ip
 from molodets.ratelimit import rule
-from molodets.social import comments, service
+from molodets.social import comments, privacy, service
 from molodets.social.models import Comment
 from molodets.social.schemas import (
     BookmarkStateOut,
@@ -96,8 +96,9 @@ def liked_videos(
     limit: int | None = None,
 ) -> VideoListOut:
     owner = service.require_visible_user(db, username=username, viewer=viewer.user)
+    privacy.check_account_visible(db, owner=owner, viewer=viewer.user)
     service.check_likes_visible(owner=owner, viewer=viewer.user)
-    page = service.list_liked(db, user=owner, cursor=cursor, limit=limit)
+    page = service.list_liked(db, user=owner, viewer=viewer.user, cursor=cursor, limit=limit)
     return page_out(db, runtime.storage, page, viewer=viewer.user)
 
 
@@ -137,16 +138,22 @@ def my_blocks(
 
 @router.put("/users/{username}/follow", response_model=FollowStateOut)
 def follow(username: str, user: CurrentUser, db: DbSession) -> FollowStateOut:
+    """Follow; a private account is asked instead (`requested: true` until its owner approves)."""
     followee = accounts.require_user_by_username(db, username)
-    service.do_follow(db, follower=user, followee=followee)
-    return FollowStateOut(following=True, followers=followee.follower_count)
+    state = privacy.do_follow_or_request(db, follower=user, followee=followee)
+    return FollowStateOut(
+        following=state.following, requested=state.requested, followers=followee.follower_count
+    )
 
 
 @router.delete("/users/{username}/follow", response_model=FollowStateOut)
 def unfollow(username: str, user: CurrentUser, db: DbSession) -> FollowStateOut:
+    """Unfollow, or withdraw a pending request."""
     followee = accounts.require_user_by_username(db, username)
-    service.do_unfollow(db, follower=user, followee=followee)
-    return FollowStateOut(following=False, followers=followee.follower_count)
+    state = privacy.do_unfollow_or_withdraw(db, follower=user, followee=followee)
+    return FollowStateOut(
+        following=state.following, requested=state.requested, followers=followee.follower_count
+    )
 
 
 @router.get("/users/{username}/followers", response_model=FollowListOut)
@@ -159,6 +166,7 @@ def followers(
     limit: int | None = None,
 ) -> FollowListOut:
     user = service.require_visible_user(db, username=username, viewer=viewer.user)
+    privacy.check_account_visible(db, owner=user, viewer=viewer.user)
     page = service.list_followers(db, user=user, cursor=cursor, limit=limit)
     return _follow_list(
         db, runtime.storage, viewer.user, page.next_cursor, [f.follower_id for f in page.items]
@@ -175,10 +183,41 @@ def following(
     limit: int | None = None,
 ) -> FollowListOut:
     user = service.require_visible_user(db, username=username, viewer=viewer.user)
+    privacy.check_account_visible(db, owner=user, viewer=viewer.user)
     page = service.list_following(db, user=user, cursor=cursor, limit=limit)
     return _follow_list(
         db, runtime.storage, viewer.user, page.next_cursor, [f.followee_id for f in page.items]
     )
+
+
+# --- private accounts: follow requests, removing followers ---------------------------------------
+
+
+@router.get("/me/follow-requests", response_model=FollowListOut)
+def follow_requests(
+    user: CurrentUser, db: DbSession, runtime: RuntimeDep, cursor: str | None = None, limit: int | None = None
+) -> FollowListOut:
+    """People asking to follow the user, newest first (same shape as the follow lists)."""
+    page = privacy.list_requests(db, user=user, cursor=cursor, limit=limit)
+    ids = [item.requester_id for item in page.items]
+    return _follow_list(db, runtime.storage, user, page.next_cursor, ids)
+
+
+@router.put("/me/follow-requests/{username}", status_code=204)
+def approve_follow_request(username: str, user: CurrentUser, db: DbSession) -> None:
+    """Approve: they follow the user from now on (`404 follow_request_not_found` if they never
+    asked; approving again is fine)."""
+    privacy.do_approve(db, owner=user, requester=accounts.require_user_by_username(db, username))
+
+
+@router.delete("/me/follow-requests/{username}", status_code=204)
+def decline_follow_request(username: str, user: CurrentUser, db: DbSession) -> None:
+    privacy.do_decline(db, owner=user, requester=accounts.require_user_by_username(db, username))
+
+
+@router.delete("/me/followers/{username}", status_code=204)
+def remove_follower(username: str, user: CurrentUser, db: DbSession) -> None:
+    privacy.do_remove_follower(db, owner=user, follower=accounts.require_user_by_username(db, username))
 
 
 def _follow_list(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
 from molodets.errors import Problem
+from molodets.notifications import service as notifications
 from molodets.pagination import Page, paginate
 from molodets.social import service as relations
 from molodets.social.models import Comment, CommentLike
@@ -25,6 +26,7 @@ from molodets.videos.service import hashtags_and_mentions
 COMMENT_MAX = 500
 LIKE_WEIGHT = 10
 AUTHOR_REPLY_BONUS = 50
+MENTION_NOTIFY_MAX = 20
 
 
 def check_can_comment(session: Session, *, video: Video, user: User) -> None:
@@ -47,12 +49,13 @@ def do_comment(
     thread and mentions the person it answers."""
     check_can_comment(session, video=video, user=author)
     clean = _clean_text(text)
-    thread_id, reply_to = 0, None
+    thread_id, reply_to, answered_id = 0, None, video.author_id
     if parent_id is not None:
         parent = session.get(Comment, parent_id)
         if parent is None or parent.video_id != video.id:
             raise Problem(404, "comment_not_found", "The comment you are replying to no longer exists.")
         thread_id = parent.thread_id or parent.id
+        answered_id = parent.author_id
         if parent.thread_id:  # answering a reply: say whom, as the thread is flat
             reply_to = session.get(User, parent.author_id)
             if reply_to is not None and f"@{reply_to.username}" not in clean.lower():
@@ -77,7 +80,45 @@ def do_comment(
             values[Comment.author_replied] = True
             values[Comment.top_score] = Comment.like_count * LIKE_WEIGHT + AUTHOR_REPLY_BONUS
         _update_comment(session, thread_id, values)
+    kind = notifications.Kind.REPLY if parent_id is not None else notifications.Kind.COMMENT
+    notifications.notify(
+        session, recipient_id=answered_id, actor=author, kind=kind, video_id=video.id, comment_id=comment.id
+    )
+    notify_mentions(
+        session,
+        author=author,
+        usernames=mentions,
+        video_id=video.id,
+        comment_id=comment.id,
+        already=frozenset({answered_id}),
+    )
     return comment
+
+
+def notify_mentions(
+    session: Session,
+    *,
+    author: User,
+    usernames: list[str],
+    video_id: int,
+    comment_id: int | None = None,
+    already: frozenset[int] = frozenset(),
+) -> None:
+    """Tell the people a caption or a comment mentions (those `mentionable` left in), except
+    those already told of it in another way. At most `MENTION_NOTIFY_MAX` per text."""
+    if not usernames:
+        return
+    names = usernames[:MENTION_NOTIFY_MAX]
+    for user_id in session.scalars(select(User.id).where(User.username.in_(names))):
+        if user_id not in already:
+            notifications.notify(
+                session,
+                recipient_id=user_id,
+                actor=author,
+                kind=notifications.Kind.MENTION,
+                video_id=video_id,
+                comment_id=comment_id,
+            )
 
 
 def get_comment(session: Session, *, comment_id: int) -> Comment:
@@ -127,6 +168,14 @@ def do_like_comment(session: Session, *, user: User, comment: Comment) -> bool:
     created = relations.insert_once(session, CommentLike, user_id=user.id, comment_id=comment.id)
     if created:
         _bump_likes(session, comment.id, 1)
+        notifications.notify(
+            session,
+            recipient_id=comment.author_id,
+            actor=user,
+            kind=notifications.Kind.COMMENT_LIKE,
+            video_id=comment.video_id,
+            comment_id=comment.id,
+        )
     return created
 
 

@@ -25,6 +25,20 @@ class Follow(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FollowRequest(IdMixin, Base):
+    """`requester` asked to follow the private account `target`; approving it makes a Follow."""
+
+    __tablename__ = "follow_requests"
+    __table_args__ = (
+        UniqueConstraint("requester_id", "target_id", name="uq_follow_requests_pair"),
+        Index("ix_follow_requests_target_id_id", "target_id", "id"),  # requests to approve, newest first
+    )
+
+    requester_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class VideoLike(IdMixin, Base):
     __tablename__ = "video_likes"
     __table_args__ = (

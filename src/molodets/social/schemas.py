@@ -28,6 +28,7 @@ class ShareOut(BaseModel):
 
 class FollowStateOut(BaseModel):
     following: bool
+    requested: bool  # a follow request to a private account waits for its owner's approval
     followers: int
 
 

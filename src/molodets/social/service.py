@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    SQLColumnExpression,
+    delete,
+    exists,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.util import identity_key
@@ -19,25 +30,41 @@ from molodets.accounts import service as accounts
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.ids import new_id
+from molodets.notifications import service as notifications
 from molodets.pagination import Page, paginate_newest_first
-from molodets.social.models import Block, Bookmark, CommentLike, Follow, VideoLike
+from molodets.social.models import Block, Bookmark, CommentLike, Follow, FollowRequest, VideoLike
 from molodets.videos.models import Video, VideoStatus, Visibility
 
-Relation = type[Follow] | type[VideoLike] | type[Bookmark] | type[CommentLike] | type[Block]
+Relation = (
+    type[Follow] | type[VideoLike] | type[Bookmark] | type[CommentLike] | type[Block] | type[FollowRequest]
+)
 
 
 # --- follows -------------------------------------------------------------------------------------
 
 
 def do_follow(session: Session, *, follower: User, followee: User) -> bool:
-    """Follow `followee`; True if this made a new follow, False if it already existed."""
+    """Follow `followee` at once; True if this made a new follow, False if it already existed.
+    Private accounts are asked instead: callers acting for a viewer go through
+    `privacy.do_follow_or_request`."""
     if follower.id == followee.id:
         raise Problem(422, "cannot_follow_self", "You cannot follow yourself.")
     check_not_blocked(session, actor=follower, other_id=followee.id)
-    created = insert_once(session, Follow, follower_id=follower.id, followee_id=followee.id)
+    created = add_follow(session, follower_id=follower.id, followee_id=followee.id)
     if created:
-        add_to(session, User.follower_count, followee.id, 1)
-        add_to(session, User.following_count, follower.id, 1)
+        notifications.notify(
+            session, recipient_id=followee.id, actor=follower, kind=notifications.Kind.FOLLOW
+        )
+    return created
+
+
+def add_follow(session: Session, *, follower_id: int, followee_id: int) -> bool:
+    """The follow row and both counters, without checks or notification (also what approving a
+    follow request does); True if the follow is new."""
+    created = insert_once(session, Follow, follower_id=follower_id, followee_id=followee_id)
+    if created:
+        add_to(session, User.follower_count, followee_id, 1)
+        add_to(session, User.following_count, follower_id, 1)
     return created
 
 
@@ -75,6 +102,25 @@ def list_following(session: Session, *, user: User, cursor: str | None, limit: i
     )
 
 
+def public_authors(author_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
+    """SQL: the author at `author_id` (a column of the outer query) is not a private account. A
+    correlated NOT EXISTS on the users' primary key, so a feed filters in its own statement."""
+    return ~exists().where(User.id == author_id, User.is_private.is_(True))
+
+
+def visible_authors(author_id: SQLColumnExpression[int], *, viewer: User | None) -> ColumnElement[bool]:
+    """SQL: the viewer may see the videos of the author at `author_id`: a public account, or a
+    private one that is the viewer or that the viewer follows (moderators see all). The same
+    rule as `privacy.can_see_account`, for whole lists."""
+    if viewer is None:
+        return public_authors(author_id)
+    if viewer.is_moderator:
+        return true()
+    return or_(
+        public_authors(author_id), author_id == viewer.id, author_id.in_(followee_ids(viewer_id=viewer.id))
+    )
+
+
 def relations(session: Session, *, viewer: User | None, user_ids: list[int]) -> tuple[set[int], set[int]]:
     """Of `user_ids`: those the viewer follows, and those who follow the viewer ("follows you").
     Two queries whatever the number of users."""
@@ -93,12 +139,14 @@ def relations(session: Session, *, viewer: User | None, user_ids: list[int]) -> 
 
 
 def do_block(session: Session, *, blocker: User, blocked: User) -> bool:
-    """Block `blocked`; follows between the two end, both ways."""
+    """Block `blocked`; follows and follow requests between the two end, both ways."""
     if blocker.id == blocked.id:
         raise Problem(422, "cannot_block_self", "You cannot block yourself.")
     created = insert_once(session, Block, blocker_id=blocker.id, blocked_id=blocked.id)
     do_unfollow(session, follower=blocker, followee=blocked)
     do_unfollow(session, follower=blocked, followee=blocker)
+    delete_once(session, FollowRequest, requester_id=blocker.id, target_id=blocked.id)
+    delete_once(session, FollowRequest, requester_id=blocked.id, target_id=blocker.id)
     return created
 
 
@@ -175,6 +223,9 @@ def do_like(session: Session, *, user: User, video: Video) -> bool:
     if created:
         add_to(session, Video.like_count, video.id, 1)
         add_to(session, User.like_count, video.author_id, 1)
+        notifications.notify(
+            session, recipient_id=video.author_id, actor=user, kind=notifications.Kind.LIKE, video_id=video.id
+        )
     return created
 
 
@@ -216,15 +267,18 @@ def check_likes_visible(*, owner: User, viewer: User | None) -> None:
         raise Problem(403, "likes_private", "This user keeps their liked videos private.")
 
 
-def list_liked(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Video]:
+def list_liked(
+    session: Session, *, user: User, viewer: User | None, cursor: str | None, limit: int | None
+) -> Page[Video]:
     """The videos the user liked, the newest like first: those everyone may watch (a like on a
-    video that has since gone private or been deleted does not show), and their own."""
-    return _page_of_playable(session, VideoLike, user=user, cursor=cursor, limit=limit)
+    video that has since gone private or been deleted does not show), and their own; videos of
+    private accounts only when the viewer may see that account's videos."""
+    return _page_of_playable(session, VideoLike, user=user, viewer=viewer, cursor=cursor, limit=limit)
 
 
 def list_bookmarks(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Video]:
     """The user's own saved videos (private to them), the newest save first."""
-    return _page_of_playable(session, Bookmark, user=user, cursor=cursor, limit=limit)
+    return _page_of_playable(session, Bookmark, user=user, viewer=user, cursor=cursor, limit=limit)
 
 
 def video_states(session: Session, *, viewer: User | None, video_ids: list[int]) -> tuple[set[int], set[int]]:
@@ -248,6 +302,7 @@ def _page_of_playable(
     model: type[VideoLike] | type[Bookmark],
     *,
     user: User,
+    viewer: User | None,
     cursor: str | None,
     limit: int | None,
 ) -> Page[Video]:
@@ -257,6 +312,7 @@ def _page_of_playable(
         .join(Video, Video.id == model.video_id)
         .where(model.user_id == user.id, Video.status == VideoStatus.READY.value)
         .where((Video.visibility == Visibility.PUBLIC.value) | (Video.author_id == user.id))
+        .where(visible_authors(Video.author_id, viewer=viewer))
     )
     rows = paginate_newest_first(session, statement, model=model, keys=[model.id], cursor=cursor, limit=limit)
     ids = [row.video_id for row in rows.items]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request
+from sqlalchemy import select
 from starlette.responses import FileResponse, Response
 
+from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import RuntimeDep
 from molodets.storage import IMMUTABLE, LocalStorage, ObjectNotFound, is_valid_key
@@ -29,9 +31,14 @@ def _video_id_of(key: str) -> int | None:
 
 
 def _is_public(runtime: RuntimeDep, video_id: int) -> bool:
+    """A public video of a public account: its objects are served without a signature."""
     with runtime.db.read_sessions() as session:
-        visibility = session.get(Video, video_id)
-        return visibility is not None and visibility.visibility == Visibility.PUBLIC.value
+        row = session.execute(
+            select(Video.visibility, User.is_private)
+            .join(User, User.id == Video.author_id)
+            .where(Video.id == video_id)
+        ).first()
+        return row is not None and row.visibility == Visibility.PUBLIC.value and not row.is_private
 
 
 @router.api_route("/media/{key:path}", methods=["GET", "HEAD"])

@@ -26,10 +26,14 @@ def newest_public(
     author_id: int | None = None,
     hidden_authors: Collection[int] = (),
 ) -> Page[Video]:
-    """Public ready videos, newest first (optionally of one author, never of `hidden_authors`:
-    people who blocked the viewer or whom the viewer blocked), one keyset page."""
+    """Public ready videos of public accounts, newest first (optionally of one author, never of
+    `hidden_authors`: people who blocked the viewer or whom the viewer blocked), one keyset page.
+    Private accounts' videos are left out for everyone, in the same statement: their followers
+    find them in the Following feed."""
     statement = select(Video).where(
-        Video.status == VideoStatus.READY.value, Video.visibility == Visibility.PUBLIC.value
+        Video.status == VideoStatus.READY.value,
+        Video.visibility == Visibility.PUBLIC.value,
+        social.public_authors(Video.author_id),
     )
     if author_id is not None:
         statement = statement.where(Video.author_id == author_id)

@@ -98,7 +98,9 @@ class VideoOut(BaseModel):
         storage: Storage,
         state: ViewerStateOut | None = None,
     ) -> VideoOut:
-        expires = None if video.visibility == Visibility.PUBLIC.value else SIGNED_URL_SECONDS
+        # A private account's videos are not for everyone either: their links expire too.
+        public = video.visibility == Visibility.PUBLIC.value and not author.is_private
+        expires = None if public else SIGNED_URL_SECONDS
 
         def url(key: str | None) -> str | None:
             return storage.url(key, expires_in=expires) if key else None

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
 from molodets.db import after_commit, utcnow
 from molodets.errors import Problem
 from molodets.pagination import Page, paginate_newest_first
+from molodets.social import privacy
 from molodets.social import service as social
 from molodets.storage import Storage
 from molodets.uploads import service as uploads
@@ -99,25 +101,45 @@ def parse_video_id(raw: str) -> int:
 def can_view(session: Session, video: Video, viewer: User | None) -> bool:
     """Its author (and staff) see a video in any state; others see it once it is ready: public
     ones for everyone, followers-only ones for the author's followers, private ones never; and
-    nothing to someone the author blocked."""
+    nothing to someone the author blocked. A private account's videos, whatever their own
+    visibility, only to its approved followers."""
     if viewer is not None and (viewer.id == video.author_id or viewer.is_moderator):
         return True
-    if video.status != VideoStatus.READY.value:
+    if video.status != VideoStatus.READY.value or video.visibility == Visibility.PRIVATE.value:
         return False
     if viewer is not None and social.is_blocked_by(session, viewer_id=viewer.id, owner_id=video.author_id):
         return False
-    if video.visibility == Visibility.FOLLOWERS.value:
-        return viewer is not None and social.is_following(
-            session, follower_id=viewer.id, followee_id=video.author_id
-        )
-    return video.visibility == Visibility.PUBLIC.value
+    author = session.get(User, video.author_id)  # loaded with the video by `get_visible_video`
+    private_author = author is not None and author.is_private
+    needs_follow = video.visibility == Visibility.FOLLOWERS.value or private_author
+    if not needs_follow:
+        return video.visibility == Visibility.PUBLIC.value
+    return viewer is not None and social.is_following(
+        session, follower_id=viewer.id, followee_id=video.author_id
+    )
 
 
 def get_visible_video(session: Session, *, video_id: int, viewer: User | None) -> Video:
-    video = session.get(Video, video_id)
-    if video is None or not can_view(session, video, viewer):
+    # The author comes in the same query: whether their account is private decides too.
+    row = session.execute(
+        select(Video, User).join(User, User.id == Video.author_id).where(Video.id == video_id)
+    ).first()
+    if row is None or not can_view(session, row[0], viewer):
         raise Problem(404, "video_not_found", "No such video.")
+    video: Video = row[0]
     return video
+
+
+def add_views(session: Session, views: Mapping[int, int]) -> None:
+    """Add counted views to their videos' counters (one statement, run once per video)."""
+    if views:
+        videos = Video.__table__.c
+        session.execute(
+            update(Video.__table__)  # type: ignore[arg-type]  # a mapped class's Table
+            .where(videos.id == bindparam("video_id"))
+            .values(view_count=videos.view_count + bindparam("views")),
+            [{"video_id": video_id, "views": count} for video_id, count in views.items()],
+        )
 
 
 def renditions_of(session: Session, video_ids: list[int]) -> dict[int, list[Rendition]]:
@@ -134,10 +156,16 @@ def renditions_of(session: Session, video_ids: list[int]) -> dict[int, list[Rend
 def list_user_videos(
     session: Session, *, author: User, viewer: User | None, cursor: str | None, limit: int | None
 ) -> Page[Video]:
+    """The author's videos, newest first, as the viewer may see them; `403 account_private` for
+    a private account the viewer does not follow."""
     statement = select(Video).where(Video.author_id == author.id)
     if viewer is None or (viewer.id != author.id and not viewer.is_moderator):
+        following = viewer is not None and social.is_following(
+            session, follower_id=viewer.id, followee_id=author.id
+        )
+        privacy.check_account_visible(session, owner=author, viewer=viewer, following=following)
         shown = [Visibility.PUBLIC.value]
-        if viewer is not None and social.is_following(session, follower_id=viewer.id, followee_id=author.id):
+        if following:
             shown.append(Visibility.FOLLOWERS.value)
         statement = statement.where(Video.status == VideoStatus.READY.value, Video.visibility.in_(shown))
     return paginate_newest_first(session, statement, model=Video, keys=[Video.id], cursor=cursor, limit=limit)

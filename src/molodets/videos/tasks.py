@@ -25,7 +25,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
+from molodets.accounts.models import User
 from molodets.db import after_commit, transaction, utcnow
 from molodets.jobs import MEDIA_QUEUE, JobContext, job, periodic
 from molodets.media.derived import extract_audio, make_placeholder, make_poster, make_preview
@@ -35,9 +37,11 @@ from molodets.media.probe import probe_file
 from molodets.media.transcode import transcode_first, transcode_ladder
 from molodets.media.types import MediaRejected, ProbeResult, RenditionFile
 from molodets.runtime import Runtime
+from molodets.social import comments
+from molodets.social import service as relations
 from molodets.storage import IMMUTABLE
 from molodets.uploads import service as uploads
-from molodets.videos.models import Rendition, Stage, Video, VideoStatus
+from molodets.videos.models import Rendition, Stage, Video, VideoStatus, Visibility
 from molodets.videos.schemas import SIGNED_URL_SECONDS
 from molodets.videos.service import video_prefix
 
@@ -227,8 +231,22 @@ def publish_first(ctx: JobContext, video_id: int) -> None:
     video.published_at = utcnow()
     video.stage_deadline = utcnow() + _stage_deadline(probe.duration_ms, 10)
     finish_ladder.enqueue(ctx.session, video_id, priority=ladder_priority(probe.duration_ms))
+    _notify_mentions(ctx.session, video)
     keep = {video.original_key, poster, poster_webp, first_key}
     after_commit(ctx.session, lambda: _sweep(runtime, video_id, keep))
+
+
+def _notify_mentions(session: Session, video: Video) -> None:
+    """Once a public video is out, the people its caption mentions hear of it (not those who
+    blocked its author). A private or followers-only video, or any video of a private account,
+    tells no one: they could not open it."""
+    if video.visibility != Visibility.PUBLIC.value or not video.mentions:
+        return
+    author = session.get(User, video.author_id)
+    if author is None or author.is_private:
+        return
+    usernames = relations.mentionable(session, author=author, usernames=video.mentions)
+    comments.notify_mentions(session, author=author, usernames=usernames, video_id=video.id)
 
 
 def _publish_files(

@@ -235,6 +235,8 @@ PROBLEM_MESSAGES: Mapping[str, str] = {
     "cannot_block_self": N_("You cannot block yourself."),
     "user_blocked": N_("You can't do this: one of you has blocked the other."),
     "likes_private": N_("This person keeps their liked videos private."),
+    "account_private": N_("This account is private. Follow it to see its videos."),
+    "follow_request_not_found": N_("This person has not asked to follow you."),
     "comments_off": N_("Comments are turned off for this video."),
     "comments_followers_only": N_("Only the author's followers can comment on this video."),
     "comment_not_found": N_("This comment was deleted or never existed."),
@@ -243,6 +245,11 @@ PROBLEM_MESSAGES: Mapping[str, str] = {
     "not_your_comment": N_("Only its author or the video's author can delete this comment."),
     "not_video_author": N_("Only the video's author can pin comments."),
     "cannot_pin_reply": N_("Only a comment, not a reply, can be pinned."),
+    # events
+    "invalid_events": N_("The watch events could not be read."),
+    "events_rate_limited": N_("Too many events were sent from here; some were not counted."),
+    # notifications
+    "notification_not_found": N_("This notification no longer exists."),
     # videos
     "video_not_found": N_("This video does not exist or is not available to you."),
     "caption_too_long": N_("The caption is too long."),

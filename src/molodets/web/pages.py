@@ -11,6 +11,9 @@ from molodets.accounts import service
 from molodets.accounts.auth import ViewerDep
 from molodets.feed import pages as feed_pages
 from molodets.http import DbSession, is_https
+from molodets.notifications import pages as notifications_pages
+from molodets.social import lists_pages
+from molodets.social import pages as social_pages
 from molodets.videos import pages as videos_pages
 from molodets.web import i18n, sections
 from molodets.web.forms import FormDep, field, safe_next, see_other
@@ -43,5 +46,8 @@ def switch_language(request: Request, viewer: ViewerDep, db: DbSession, form: Fo
 
 router.include_router(accounts_pages.router)
 router.include_router(feed_pages.router)
+router.include_router(social_pages.router)
 router.include_router(videos_pages.router)
 router.include_router(sections.router)
+router.include_router(lists_pages.router)
+router.include_router(notifications_pages.router)

@@ -1,7 +1,7 @@
 """The sections the bottom bar leads to before their real content exists: Discover (the newest
-public videos until trending and search arrive), Inbox (empty until notifications) and the
-hashtag page (an honest "coming soon" until hashtags get their own table). They arrive with the
-social, search and recommender issues; each page here says so instead of pretending."""
+public videos until trending and search arrive) and the hashtag page (an honest "coming soon"
+until hashtags get their own table). They arrive with the search and recommender issues; each
+page here says so instead of pretending. The Inbox lives in notifications/pages.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from molodets.http import DbSession, RuntimeDep
 from molodets.videos import queries
 from molodets.videos.pages import plural_forms
 from molodets.web import i18n, pwa
-from molodets.web.forms import login_redirect
 from molodets.web.templating import render, render_error_page_sync
 
 router = APIRouter(include_in_schema=False)
@@ -57,13 +56,6 @@ def discover(
     videos = queries.video_outs(db, runtime.storage, page.items)
     context = {"videos": videos, "next_cursor": page.next_cursor, "continued": cursor is not None}
     return render(request, viewer, "discover.html", context)
-
-
-@router.get("/inbox")
-def inbox(request: Request, viewer: ViewerDep) -> Response:
-    if viewer.user is None:
-        return login_redirect(request)
-    return render(request, viewer, "inbox.html")
 
 
 @router.get("/tag/{tag}")

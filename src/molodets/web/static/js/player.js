@@ -11,6 +11,7 @@ import { describeProgress, paintProgress, wireProgress } from "./progress.js";
 import { chooseRendition, recordThroughput } from "./rendition.js";
 import { fill, fillSlide, showCount, videoPath } from "./slides.js";
 import { follow, showViewerState, toggle as toggleSocial } from "./social.js";
+import { startWatchEvents } from "./watch.js";
 
 const BEHIND = 2;
 const AHEAD = 2;
@@ -220,7 +221,7 @@ function slideAt(index) {
 }
 
 const slidesOf = (item) => pool.filter((slide) => slide.dataset.videoId === item.id);
-const comments = new CommentSheet(root.querySelector("[data-comments]"), { strings, slidesOf });
+const comments = new CommentSheet(root.querySelector("[data-comments]"), { strings, slidesOf, viewer: data.viewer });
 
 function activate({ announce = true } = {}) {
   const slide = slideAt(active);
@@ -494,4 +495,5 @@ function start() {
   });
 }
 
+startWatchEvents(data.source);
 start();

@@ -1,5 +1,6 @@
-// The create page's dealings with the videos API beyond the upload: the problem code of a
-// failure (shown through the page's translated messages) and following processing live.
+// The create page's dealings with the videos API beyond the upload: the comment settings sent
+// on publishing, the problem code of a failure (shown through the page's translated messages)
+// and following processing live.
 
 /** The problem code of a failed API response (problem+json), or one from its status. */
 export async function responseCode(response) {
@@ -10,6 +11,11 @@ export async function responseCode(response) {
     // Not JSON: a proxy's page, or a cut connection.
   }
   return statusCode(response.status);
+}
+
+/** The video's comment fields for the form's "who can comment" choice (everyone, followers, off). */
+export function commentChoice(value) {
+  return { comments_enabled: value !== "off", comment_audience: value === "followers" ? "followers" : "everyone" };
 }
 
 /** @param {{code: string|null, status: number}} error  a TusError */

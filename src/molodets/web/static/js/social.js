@@ -11,6 +11,10 @@ const TOGGLES = {
   save: { state: "bookmarked", count: "bookmarks", path: (item) => `/api/v1/videos/${item.id}/bookmark` },
 };
 
+// The player's words (templates/_player.html), for the follow button's "requested" state.
+const strings = JSON.parse(document.getElementById("player-strings")?.textContent || "{}");
+const fill = (text, name) => (text || "").replace("{name}", name);
+
 /** Show the viewer's own state on a slide's buttons (pressed like and save, follow hidden). */
 export function showViewerState(slide, item, viewer) {
   for (const [action, toggle] of Object.entries(TOGGLES)) {
@@ -19,6 +23,18 @@ export function showViewerState(slide, item, viewer) {
   }
   const follow = slide.querySelector("[data-follow]");
   follow.hidden = viewer === item.author.username || Boolean(item.viewer?.following_author);
+  paintRequested(follow, item);
+}
+
+/** A follow request waiting for a private account's approval: the button stays, pressed, and
+ * pressing it again withdraws the request. */
+function paintRequested(button, item) {
+  const requested = Boolean(item.viewer?.follow_requested);
+  button.classList.toggle("is-requested", requested);
+  if (button.tagName !== "BUTTON") return;
+  button.setAttribute("aria-pressed", String(requested));
+  const label = requested ? strings.follow_requested : strings.follow;
+  if (label) button.setAttribute("aria-label", fill(label, item.author.display_name));
 }
 
 async function send(method, path) {
@@ -56,20 +72,31 @@ export async function toggle(action, item, slidesOf, force = false) {
   paint();
 }
 
-/** Follow the item's author; every slide of that author loses its follow button. */
+/**
+ * Follow the item's author; every slide of that author loses its follow button. A private
+ * account is asked instead: the button stays as "requested", and pressing it again withdraws.
+ */
 export async function follow(item, slidesOf, allItems) {
   const mine = allItems.filter((other) => other.author.username === item.author.username);
-  const set = (value) => {
+  const set = (state) => {
     for (const other of mine) {
       other.viewer ??= { liked: false, bookmarked: false, following_author: false };
-      other.viewer.following_author = value;
-      for (const slide of slidesOf(other)) slide.querySelector("[data-follow]").hidden = value;
+      other.viewer.following_author = state === "following";
+      other.viewer.follow_requested = state === "requested";
+      for (const slide of slidesOf(other)) {
+        const button = slide.querySelector("[data-follow]");
+        button.hidden = state === "following";
+        paintRequested(button, other);
+      }
     }
   };
-  set(true);
+  const path = `/api/v1/users/${encodeURIComponent(item.author.username)}/follow`;
+  const was = item.viewer?.follow_requested ? "requested" : "none";
+  set(was === "requested" ? "none" : "following");
   try {
-    await send("PUT", `/api/v1/users/${encodeURIComponent(item.author.username)}/follow`);
+    const answer = await send(was === "requested" ? "DELETE" : "PUT", path);
+    set(answer.following ? "following" : answer.requested ? "requested" : "none");
   } catch {
-    set(false);
+    set(was);
   }
 }

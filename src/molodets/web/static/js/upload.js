@@ -10,7 +10,7 @@ import { CaptionField } from "./caption.js";
 import { CoverPicker } from "./cover.js";
 import { bindDrops } from "./drops.js";
 import { Preview } from "./preview.js";
-import { followProcessing, responseCode, uploadErrorCode } from "./publish.js";
+import { commentChoice, followProcessing, responseCode, uploadErrorCode } from "./publish.js";
 import { Recorder } from "./recorder.js";
 import { TransferLine } from "./transfer.js";
 import { TusError, TusUpload, uploadKey } from "./tus.js";
@@ -339,7 +339,7 @@ class UploadPage {
       upload_id: this.uploadUrl.split("/").pop(),
       caption: this.caption.value,
       visibility: this.el.visibility.value,
-      comments_enabled: this.el.comments.checked,
+      ...commentChoice(this.el.comments.value),
       cover_time_ms: this.cover.timeMs,
     };
     let response;

@@ -1,0 +1,141 @@
+"""Ingesting watch events: validate each against what is possible, append the good ones with
+multi-row inserts (sink.py batches them across requests), and count views once per viewer,
+video and day.
+
+An event that cannot be true (an unknown video, a time far from now, more watching than the
+video and its loops allow) is dropped and counted by reason, never stored: the recommender
+learns from these rows, so they must be evidence, not whatever a client sent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter as MetricCounter
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from molodets.db import utcnow
+from molodets.events.models import EventType, Source, ViewMark, WatchEvent
+from molodets.events.schemas import EventIn
+from molodets.ids import new_id
+from molodets.videos import service as videos
+from molodets.videos.models import Video, VideoStatus
+
+MAX_BATCH = 100
+STALE_MS = 24 * 3600 * 1000  # an event older than a day is not news; the client kept it too long
+FUTURE_MS = 5 * 60 * 1000  # clocks drift, but not by more than this
+MAX_LOOPS = 100  # a 10 s clip looped for 16 minutes is already a lot
+WATCH_SLACK_MS = 5000
+DAY_MS = 24 * 3600 * 1000
+
+EVENTS_ACCEPTED = MetricCounter("molodets_events_accepted_total", "Watch events stored", ["type"])
+EVENTS_DROPPED = MetricCounter("molodets_events_dropped_total", "Watch events refused", ["reason"])
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+def validate(
+    events: Sequence[EventIn], *, durations: Mapping[str, int], now_ms: int, viewer: str
+) -> tuple[IngestResult, list[dict[str, object]]]:
+    """The rows to store for `viewer` ("u<id>" or "a<guest id>"), and what was dropped, by
+    reason. `durations` holds the ready videos among the batch's ids."""
+    result = IngestResult()
+    rows: list[dict[str, object]] = []
+    accepted: Counter[str] = Counter()
+    received_at = utcnow()
+    for event in events:
+        reason = _refusal(event, durations, now_ms)
+        if reason is not None:
+            result.dropped[reason] += 1
+            continue
+        accepted[event.type] += 1
+        rows.append(
+            {
+                "id": new_id(),
+                "viewer": viewer,
+                "video_id": int(event.video_id),
+                "type": EventType[event.type.upper()].value,
+                "source": Source[event.source.upper()].value if event.source else Source.UNKNOWN.value,
+                "client_ts": event.ts,
+                "watched_ms": event.watched_ms,
+                "loops": event.loops,
+                "received_at": received_at,
+            }
+        )
+    result.accepted = len(rows)
+    for type_name, count in accepted.items():
+        EVENTS_ACCEPTED.labels(type_name).inc(count)
+    for reason, count in result.dropped.items():
+        EVENTS_DROPPED.labels(reason).inc(count)
+    return result, rows
+
+
+def write(session: Session, rows: list[dict[str, object]]) -> int:
+    """Append validated rows (of any viewers) and count their views; returns the new views.
+    One multi-row insert, plus two statements when there are plays."""
+    if not rows:
+        return 0
+    session.execute(insert(WatchEvent), rows)
+    return _count_views(session, rows)
+
+
+def durations(session: Session, raw_ids: Sequence[str]) -> dict[str, int]:
+    """Duration (ms) of each ready video among the ids; unknown ids are absent."""
+    ids = [int(raw) for raw in raw_ids]
+    found = session.execute(
+        select(Video.id, Video.duration_ms).where(Video.id.in_(ids), Video.status == VideoStatus.READY.value)
+    )
+    return {str(video_id): duration or 0 for video_id, duration in found}
+
+
+def _refusal(event: EventIn, durations: Mapping[str, int], now_ms: int) -> str | None:
+    duration = durations.get(event.video_id)
+    if duration is None:
+        return "unknown_video"
+    if event.ts < now_ms - STALE_MS:
+        return "stale"
+    if event.ts > now_ms + FUTURE_MS:
+        return "future"
+    if event.watched_ms is not None:
+        loops = MAX_LOOPS if event.loops is None else min(event.loops, MAX_LOOPS)
+        if event.watched_ms > max(duration, 1000) * (loops + 1) + WATCH_SLACK_MS:
+            return "impossible_watch"
+    return None
+
+
+def _count_views(session: Session, rows: list[dict[str, object]]) -> int:
+    """Mark each played video viewed that day by its viewer; new marks add to the view counters."""
+    marks = {
+        (str(row["viewer"]), int(str(row["video_id"])), int(str(row["client_ts"])) // DAY_MS)
+        for row in rows
+        if row["type"] == EventType.PLAY.value
+    }
+    if not marks:
+        return 0
+    insert_ = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert_(ViewMark).on_conflict_do_nothing(index_elements=["viewer", "video_id", "day"])
+    new_marks = session.scalars(
+        statement.returning(ViewMark.video_id),
+        [
+            {"id": new_id(), "viewer": viewer, "video_id": video_id, "day": day}
+            for viewer, video_id, day in marks
+        ],
+    ).all()
+    videos.add_views(session, Counter(new_marks))
+    return len(new_marks)
+
+
+def adopt_guest_history(session: Session, *, guest: str, user_id: int) -> None:
+    """A guest who signs up or logs in keeps what their feed learned: their events become the
+    account's. (View marks stay: they only stop a view counting twice in a day.)"""
+    session.execute(
+        update(WatchEvent).where(WatchEvent.viewer == f"a{guest}").values(viewer=f"u{user_id}"),
+        execution_options={"synchronize_session": False},
+    )

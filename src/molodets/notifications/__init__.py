@@ -1,0 +1,1 @@
+"""Notifications: grouped, translated, counted unread, and pushed to open pages in real time."""

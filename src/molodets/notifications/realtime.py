@@ -1,0 +1,153 @@
+"""Pushing "you have something new" to the pages a user holds open (Server-Sent Events).
+
+A ping carries only the recipient's id: the stream that receives it reads the inbox from the
+database in the page's own language, so nothing is rendered for a page that is not open and a
+ping can never carry stale or foreign data.
+
+- `LocalHub` (embedded mode): the web process's open streams, each an asyncio queue; requests
+  handled in worker threads publish into them thread-safely.
+- `RedisHub` (scale-out): publishing goes through Redis pub/sub, and each web process runs one
+  subscriber task that hands the pings on to its own open streams, so a like served by web
+  process A reaches a page held by web process B. One pattern subscription per process keeps
+  Redis connections constant whatever the number of open pages; every process sees every ping
+  (a few bytes each), which holds to a few dozen web processes before channels must be sharded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+import redis.asyncio
+import structlog
+
+from molodets.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# What a stream's queue receives: a user id to refresh for, or None when the hub closes.
+Ping = int | None
+_Listener = tuple[asyncio.AbstractEventLoop, "asyncio.Queue[Ping]"]
+
+
+class LocalHub:
+    def __init__(self) -> None:
+        self._listeners: dict[int, set[_Listener]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def publish(self, user_id: int) -> None:
+        """Called after a commit, from any thread."""
+        self.deliver(user_id)
+
+    def deliver(self, user_id: int) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(user_id, ()))
+        for loop, queue in listeners:
+            _put(loop, queue, user_id)
+
+    @asynccontextmanager
+    async def subscribe(self, user_id: int) -> AsyncIterator[asyncio.Queue[Ping]]:
+        """A queue of pings for `user_id` while the block runs (an open stream)."""
+        queue: asyncio.Queue[Ping] = asyncio.Queue(maxsize=64)
+        listener = (asyncio.get_running_loop(), queue)
+        with self._lock:
+            if self._closed:
+                queue.put_nowait(None)
+            self._listeners.setdefault(user_id, set()).add(listener)
+        try:
+            await self._ready()
+            yield queue
+        finally:
+            with self._lock:
+                listeners = self._listeners.get(user_id)
+                if listeners is not None:
+                    listeners.discard(listener)
+                    if not listeners:
+                        del self._listeners[user_id]
+
+    async def _ready(self) -> None:
+        """Wait until pings published from now on reach this process (nothing to wait for here)."""
+
+    def open_streams(self) -> int:
+        with self._lock:
+            return sum(len(listeners) for listeners in self._listeners.values())
+
+    def close(self) -> None:
+        """End every open stream (server shutdown): their queues get None."""
+        with self._lock:
+            self._closed = True
+            listeners = [listener for group in self._listeners.values() for listener in group]
+        for loop, queue in listeners:
+            _put(loop, queue, None)
+
+
+def _put(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Ping], ping: Ping) -> None:
+    def put() -> None:
+        # A page that far behind refreshes once on the pings it already holds.
+        with contextlib.suppress(asyncio.QueueFull):
+            queue.put_nowait(ping)
+
+    # RuntimeError: the stream's loop has closed; its subscription is about to go.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(put)
+
+
+class RedisHub(LocalHub):
+    def __init__(self, url: str, prefix: str) -> None:
+        super().__init__()
+        self._url = url
+        self._channel_prefix = f"{prefix}:notify:"
+        self._publisher = redis.Redis.from_url(url)
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed: asyncio.Event | None = None
+
+    def publish(self, user_id: int) -> None:
+        try:
+            self._publisher.publish(f"{self._channel_prefix}{user_id}", b"")
+        except redis.RedisError:
+            # The action is committed; the page will see it on its next refresh or reconnect.
+            log.warning("notification_publish_failed", user_id=user_id)
+
+    async def _ready(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._subscribed = asyncio.Event()
+            self._task = loop.create_task(self._listen(self._subscribed))
+        assert self._subscribed is not None
+        await asyncio.wait_for(self._subscribed.wait(), timeout=5)
+
+    async def _listen(self, subscribed: asyncio.Event) -> None:
+        """The process's one subscriber: hands each ping to the local streams; reconnects."""
+        while not self._closed:
+            client = redis.asyncio.Redis.from_url(self._url)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.psubscribe(f"{self._channel_prefix}*")
+                    subscribed.set()
+                    async for message in pubsub.listen():
+                        if message["type"] == "pmessage":
+                            channel = message["channel"].decode()
+                            self.deliver(int(channel.removeprefix(self._channel_prefix)))
+            except (redis.RedisError, OSError):
+                log.warning("notification_subscriber_reconnecting")
+                await asyncio.sleep(1)
+            finally:
+                await client.aclose()  # type: ignore[attr-defined]  # stubs predate redis 5
+
+    def close(self) -> None:
+        super().close()
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(RuntimeError):  # its loop has closed, and the task with it
+                self._task.get_loop().call_soon_threadsafe(self._task.cancel)
+        self._publisher.close()
+
+
+def build_hub(settings: Settings) -> LocalHub:
+    if settings.redis_url:
+        return RedisHub(settings.redis_url, settings.redis_prefix)
+    return LocalHub()

@@ -1,0 +1,136 @@
+"""Live notifications over Server-Sent Events: a like reaches the recipient's open stream at
+once; with Redis, a like served by one web process reaches a stream held by another."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import redis
+from sqlalchemy.orm import Session
+
+from molodets.app import create_app
+from molodets.notifications.realtime import LocalHub, RedisHub
+from molodets.runtime import Runtime, build_runtime
+from molodets.settings import Settings
+from tests.conftest import service_unavailable
+from tests.factories.accounts import bearer, make_user
+from tests.factories.videos import make_ready_video
+from tests.uploads.support import LiveServer
+
+WAIT = 10.0
+
+
+@contextmanager
+def live_server(runtime: Runtime) -> Iterator[str]:
+    server = LiveServer(create_app(runtime)).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextmanager
+def event_stream(base_url: str, headers: dict[str, str]) -> Iterator[queue.Queue[dict]]:
+    """Reads the notification stream in a thread; yields a queue of its decoded events."""
+    events: queue.Queue[dict] = queue.Queue()
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            with (
+                httpx.Client(base_url=base_url, timeout=httpx.Timeout(30, connect=5)) as http,
+                http.stream("GET", "/api/v1/notifications/stream", headers=headers) as response,
+            ):
+                events.put({"content-type": response.headers["content-type"]})
+                name = None
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        name = line.removeprefix("event: ")
+                    elif line.startswith("data: ") and name == "notifications":
+                        events.put(json.loads(line.removeprefix("data: ")))
+        except httpx.RemoteProtocolError:
+            if not stop.is_set():
+                raise  # cut while the test still listened
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert events.get(timeout=WAIT) == {"content-type": "text/event-stream; charset=utf-8"}
+    try:
+        yield events
+    finally:
+        stop.set()
+
+
+def test_a_like_reaches_the_open_stream(runtime: Runtime, db: Session) -> None:
+    author, fan = make_user(db, display_name="Автор"), make_user(db, display_name="Иван")
+    video = make_ready_video(db, author)
+    headers = bearer(db, author) | {"Accept-Language": "ru"}
+    with live_server(runtime) as url, event_stream(url, headers) as events:
+        assert events.get(timeout=WAIT) == {"unread_count": 0, "latest": None}
+        response = httpx.put(f"{url}/api/v1/videos/{video.id}/like", headers=bearer(db, fan))
+        assert response.status_code == 200
+        event = events.get(timeout=WAIT)
+        assert event["unread_count"] == 1
+        assert event["latest"]["text"] == "Иван оценил(а) ваше видео"
+        read = httpx.post(f"{url}/api/v1/notifications/read", json={}, headers=bearer(db, author))
+        assert read.status_code == 204
+        assert events.get(timeout=WAIT)["unread_count"] == 0
+
+
+def test_closing_the_hub_ends_open_streams(runtime: Runtime, db: Session) -> None:
+    user = make_user(db)
+    hub = LocalHub()
+    runtime_notifier, runtime.notifier = runtime.notifier, hub
+    try:
+        headers = bearer(db, user)
+        with (
+            live_server(runtime) as url,
+            httpx.stream("GET", f"{url}/api/v1/notifications/stream", headers=headers) as response,
+        ):
+            lines = response.iter_lines()
+            assert next(lines) == "retry: 3000"
+            assert hub.open_streams() == 1
+            hub.close()
+            rest = list(lines)  # ends instead of hanging
+            assert any(line.startswith("data: ") for line in rest)
+    finally:
+        runtime.notifier = runtime_notifier
+
+
+@pytest.fixture
+def redis_settings(settings: Settings) -> Settings:
+    url = os.environ.get("MOLODETS_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        service_unavailable(f"Redis at {url} is unreachable: {exc}")
+    return settings.model_copy(update={"redis_url": url})
+
+
+def test_a_like_on_one_web_process_reaches_a_stream_on_another(
+    runtime: Runtime, redis_settings: Settings, db: Session
+) -> None:
+    """Two runtimes over one database and one Redis, as two `molodets web` processes are."""
+    author, fan = make_user(db), make_user(db, display_name="Fan")
+    video = make_ready_video(db, author)
+    web_a, web_b = build_runtime(redis_settings), build_runtime(redis_settings)
+    assert isinstance(web_a.notifier, RedisHub)
+    assert isinstance(web_b.notifier, RedisHub)
+    headers = bearer(db, author) | {"Accept-Language": "en"}
+    try:
+        with live_server(web_a) as url_a, live_server(web_b) as url_b, event_stream(url_b, headers) as events:
+            assert events.get(timeout=WAIT)["unread_count"] == 0
+            response = httpx.put(f"{url_a}/api/v1/videos/{video.id}/like", headers=bearer(db, fan))
+            assert response.status_code == 200
+            event = events.get(timeout=WAIT)
+            assert (event["unread_count"], event["latest"]["text"]) == (1, "Fan liked your video")
+    finally:
+        web_a.close()
+        web_b.close()
