@@ -38,6 +38,8 @@ bench: install ## run the benchmarks (they print figures and ratios against a ba
 	$(BIN)/python benchmarks/http_requests.py
 	$(BIN)/python benchmarks/transcode.py
 	$(BIN)/python benchmarks/player.py
+	$(BIN)/python benchmarks/events.py
+	$(BIN)/python benchmarks/social.py
 
 .PHONY: format
 format: install ## apply ruff's fixes and formatting
