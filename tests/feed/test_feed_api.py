@@ -3,9 +3,11 @@ viewers only, and a query count that does not grow with the page size."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from molodets.feed import queries as feed_queries
 from molodets.runtime import Runtime
 from molodets.videos.models import VideoStatus, Visibility
 from tests.factories.accounts import bearer, log_in, make_user
@@ -61,20 +63,31 @@ def test_following_needs_a_logged_in_viewer(client: TestClient, db: Session) -> 
     assert client.get("/api/v1/feed/following").json() == {"items": [], "next_cursor": None}
 
 
-def test_following_lists_the_followed_creators_newest_first(client: TestClient, db: Session) -> None:
+@pytest.mark.parametrize("merge_max", [200, 1], ids=["per-author merge", "one index scan"])
+def test_following_lists_the_followed_creators_newest_first(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch, merge_max: int
+) -> None:
+    """Both plans of the Following feed give the same pages."""
+    monkeypatch.setattr(feed_queries, "PER_AUTHOR_MERGE_MAX", merge_max)
     viewer, followed, other = make_user(db), make_user(db), make_user(db)
+    also_followed = make_user(db)
     older = make_ready_video(db, followed)
     make_ready_video(db, other)  # not followed
     for_fans = make_ready_video(db, followed, visibility=Visibility.FOLLOWERS)
     make_ready_video(db, followed, visibility=Visibility.PRIVATE)
     make_ready_video(db, followed, status=VideoStatus.PROCESSING)
+    newest = make_ready_video(db, also_followed)
     headers = bearer(db, viewer)
     client.put(f"/api/v1/users/{followed.username}/follow", headers=headers)
-    first = client.get("/api/v1/feed/following", params={"limit": 1}, headers=headers).json()
-    rest = client.get(
-        "/api/v1/feed/following", params={"limit": 1, "cursor": first["next_cursor"]}, headers=headers
-    ).json()
-    assert [item["id"] for item in first["items"] + rest["items"]] == [str(for_fans.id), str(older.id)]
+    client.put(f"/api/v1/users/{also_followed.username}/follow", headers=headers)
+    seen, cursor = [], None
+    for _ in range(3):
+        params = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/api/v1/feed/following", params=params, headers=headers).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+    assert seen == [str(newest.id), str(for_fans.id), str(older.id)]
+    assert cursor is None
 
 
 def test_for_you_leaves_out_people_blocked_either_way(client: TestClient, db: Session) -> None:

@@ -60,10 +60,7 @@ def notify(
             update(Notification)
             .where(Notification.id == group_id)
             .values(
-                actor_count=select(func.count())
-                .select_from(NotificationActor)
-                .where(NotificationActor.notification_id == group_id)
-                .scalar_subquery(),
+                actor_count=Notification.actor_count + 1,  # a new actor of this group, exactly one
                 last_actor_id=actor.id,
                 sort_id=new_id(),
                 updated_at=utcnow(),

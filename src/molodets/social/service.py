@@ -88,6 +88,11 @@ def followee_ids(*, viewer_id: int) -> Select[Any]:
     return select(Follow.followee_id).where(Follow.follower_id == viewer_id)
 
 
+def followee_id_list(session: Session, *, viewer_id: int, at_most: int) -> list[int]:
+    """Up to `at_most` ids of the people `viewer_id` follows (one index range)."""
+    return list(session.scalars(followee_ids(viewer_id=viewer_id).limit(at_most)))
+
+
 def list_followers(session: Session, *, user: User, cursor: str | None, limit: int | None) -> Page[Follow]:
     statement = select(Follow).where(Follow.followee_id == user.id)
     return paginate_newest_first(
