@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter as MetricCounter
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,16 @@ EVENTS_DROPPED = MetricCounter("molodets_events_dropped_total", "Watch events re
 class IngestResult:
     accepted: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
+
+
+# The columns `write` passes to the driver, in order (received_at last, converted once).
+_COLUMNS = ("id", "viewer", "video_id", "type", "source", "client_ts", "watched_ms", "loops")
+_INSERT = {
+    paramstyle: f"INSERT INTO watch_events ({', '.join(_COLUMNS)}, received_at) "  # noqa: S608 - constants
+    f"VALUES ({', '.join([marker] * (len(_COLUMNS) + 1))})"
+    for paramstyle, marker in (("qmark", "?"), ("format", "%s"), ("pyformat", "%s"))
+}
+_COPY = f"COPY watch_events ({', '.join(_COLUMNS)}, received_at) FROM STDIN"
 
 
 def validate(
@@ -82,7 +92,23 @@ def write(session: Session, rows: list[dict[str, object]]) -> int:
     One multi-row insert, plus two statements when there are plays."""
     if not rows:
         return 0
-    session.execute(insert(WatchEvent), rows)
+    connection = session.connection()
+    # The driver's own executemany with plain tuples: this is the hot loop, and SQLAlchemy's
+    # per-row parameter processing cost more CPU than the database (and held the GIL from the
+    # requests). Only `received_at` needs converting, and it is one value per write.
+    if connection.dialect.name == "postgresql":
+        # COPY: several times the rows per second of any INSERT form on PostgreSQL.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(_COPY) as copy:
+            for row in rows:
+                copy.write_row((*(row[name] for name in _COLUMNS), row["received_at"]))
+        return _count_views(session, rows)
+    bind = WatchEvent.received_at.type.bind_processor(connection.dialect)
+    received_at = bind(rows[0]["received_at"]) if bind else rows[0]["received_at"]
+    connection.exec_driver_sql(
+        _INSERT[connection.dialect.paramstyle],
+        [(*(row[name] for name in _COLUMNS), received_at) for row in rows],
+    )
     return _count_views(session, rows)
 
 
