@@ -8,6 +8,7 @@ request on one shared environment would let two concurrent requests swap each ot
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from functools import lru_cache, partial
 from typing import Any
@@ -49,6 +50,26 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={digest}"
 
 
+_IMPORT_RE = re.compile(r'^import\s[^;]*?from\s+"\./([\w.-]+\.js)";', re.MULTILINE)
+
+
+@lru_cache(maxsize=16)
+def module_preloads(path: str) -> list[str]:
+    """The URLs of every module `path` (an ES module under static/) imports, directly or not,
+    as the browser resolves its relative imports. A page lists them as `modulepreload` links so
+    the whole graph downloads at once instead of one level of imports after another."""
+    found: list[str] = []
+    pending = [path]
+    while pending:
+        source = (STATIC_DIR / pending.pop()).read_text(encoding="utf-8")
+        for name in _IMPORT_RE.findall(source):
+            module = f"js/{name}"
+            if f"/static/{module}" not in found:
+                found.append(f"/static/{module}")
+                pending.append(module)
+    return found
+
+
 @lru_cache(maxsize=len(i18n.LOCALES))
 def get_environment(locale: str) -> Environment:
     """The template environment of one locale, built once per process and then only read."""
@@ -67,6 +88,7 @@ def get_environment(locale: str) -> Environment:
         locales=i18n.LOCALES,
         language_names=i18n.LANGUAGE_NAMES,
         static_url=static_url,
+        module_preloads=module_preloads,
         limits=i18n.LIMITS,
         ncount=partial(i18n.ncount, translations, locale),
         counter=partial(i18n.counter, translations, locale),
