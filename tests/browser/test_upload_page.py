@@ -264,6 +264,12 @@ def test_pause_holds_the_upload_and_resume_finishes_it(page: Page, tmp_path: Pat
     expect(page.locator("[data-status-eta]")).to_have_text(
         re.compile(r"^Осталось \d+ (секунд|секунды|секунда|минута|минуты|минут)$")
     )
+    # Pause once the server holds the first chunk (its answer let the second one go), so the
+    # pause lands mid-upload however quickly the texts above appeared.
+    deadline = time.monotonic() + DEFAULT_TIMEOUT_MS / 1000
+    while len(patches) < 2:
+        assert time.monotonic() < deadline, f"the upload did not get past its first chunk: {patches}"
+        page.wait_for_timeout(20)
     pause = page.get_by_role("button", name="Приостановить загрузку")
     pause.click()
     expect(page.locator("[data-status-title]")).to_have_text("Пауза")
