@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
 
 from molodets.app import create_app
 from molodets.migrations import upgrade
@@ -116,3 +116,17 @@ def context(browser: Browser, live_server: str) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
+
+
+@pytest.fixture
+def errors(page: Page) -> list[str]:
+    """Console errors and uncaught exceptions of `page`; each test asserts there are none."""
+    found: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            found.append(f"{message.text} @ {message.location}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: found.append(f"pageerror: {error}"))
+    return found

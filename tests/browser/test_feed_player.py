@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page
+from playwright.sync_api import Browser, Page
 
 from molodets.demo_clips import DEMO_CLIPS, make_demo_clip
 from molodets.media.ffmpeg import ffmpeg_executable
@@ -64,20 +64,6 @@ def clips(live_server: str, tmp_path_factory: pytest.TempPathFactory) -> list[di
         states.append(state)
     api.close()
     return states[::-1]
-
-
-@pytest.fixture
-def errors(page: Page) -> list[str]:
-    """Console errors and uncaught exceptions of `page`; each test asserts there are none."""
-    found: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            found.append(f"{message.text} @ {message.location}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: found.append(f"pageerror: {error}"))
-    return found
 
 
 def wait_playing(page: Page, past: float = 0.3) -> None:

@@ -3,15 +3,14 @@ likes it and comments; Boris's open pages show each notification as it happens, 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.browser.conftest import phone_context
+from tests.browser.support import api_as, upload_videos
 from tests.factories.accounts import DEFAULT_PASSWORD
 from tests.mediaclips import make_clip
 
@@ -36,20 +35,8 @@ def two(browser: Browser, live_server: str) -> Iterator[tuple[Page, Page]]:
 
 
 def publish(live_server: str, username: str, clip: Path) -> str:
-    token = httpx.post(
-        f"{live_server}/api/v1/tokens", json={"name": "t", "login": username, "password": DEFAULT_PASSWORD}
-    ).json()["token"]
-    with httpx.Client(base_url=live_server, timeout=30, headers={"Authorization": f"Bearer {token}"}) as api:
-        with clip.open("rb") as handle:
-            upload = api.post("/api/v1/uploads/simple", files={"file": (clip.name, handle, "video/mp4")})
-        created = api.post("/api/v1/videos", json={"upload_id": upload.json()["id"], "caption": "Новое!"})
-        assert created.status_code == 201, created.text
-        video_id = str(created.json()["id"])
-        deadline = time.monotonic() + 120
-        while (state := api.get(f"/api/v1/videos/{video_id}").json())["status"] != "ready":
-            assert state["status"] != "failed", state
-            assert time.monotonic() < deadline, state
-            time.sleep(0.3)
+    with api_as(live_server, username) as api:
+        [video_id] = upload_videos(api, clip, [{"caption": "Новое!"}])
     return video_id
 
 

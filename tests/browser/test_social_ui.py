@@ -7,15 +7,14 @@ from the profile's "⋯" menu."""
 from __future__ import annotations
 
 import itertools
-import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import ConsoleMessage, Dialog, Locator, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from molodets.social import lists_pages
+from tests.browser.support import api_as, upload_videos
 from tests.factories.accounts import DEFAULT_PASSWORD
 from tests.mediaclips import make_clip
 
@@ -32,34 +31,10 @@ def new_account(live_server: str, prefix: str, display_name: str | None = None) 
     return username
 
 
-def api_as(live_server: str, username: str) -> httpx.Client:
-    login = {"name": "t", "login": username, "password": DEFAULT_PASSWORD}
-    token = httpx.post(f"{live_server}/api/v1/tokens", json=login).json()["token"]
-    return httpx.Client(base_url=live_server, timeout=30, headers={"Authorization": f"Bearer {token}"})
-
-
 def log_in(page: Page, username: str) -> None:
     """The page's browser context gets the session cookie (as the login form would set it)."""
     response = page.request.post("/api/v1/sessions", data={"login": username, "password": DEFAULT_PASSWORD})
     assert response.ok, response.text()
-
-
-def upload_videos(api: httpx.Client, clip: Path, settings: list[dict[str, Any]]) -> list[str]:
-    """Videos made from `clip` with each of `settings`, once processed to the end."""
-    ids = []
-    for fields in settings:
-        with clip.open("rb") as handle:
-            upload = api.post("/api/v1/uploads/simple", files={"file": ("c.mp4", handle, "video/mp4")}).json()
-        created = api.post("/api/v1/videos", json={"upload_id": upload["id"], **fields})
-        assert created.status_code == 201, created.text
-        ids.append(str(created.json()["id"]))
-    deadline = time.monotonic() + 120
-    for video_id in ids:
-        while (state := api.get(f"/api/v1/videos/{video_id}").json())["stage"] != "done":
-            assert state["status"] != "failed", state
-            assert time.monotonic() < deadline, f"not processed in time: {state}"
-            time.sleep(0.3)
-    return ids
 
 
 @pytest.fixture(scope="module")
@@ -75,19 +50,6 @@ def videos(live_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[s
             [{"caption": "лайки"}, {"caption": "закреп"}, {"caption": "тихо", "comments_enabled": False}],
         )
     return {"liked": liked, "pinned": pinned, "closed": closed}
-
-
-@pytest.fixture
-def errors(page: Page) -> list[str]:
-    found: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            found.append(f"{message.text} @ {message.location}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: found.append(f"pageerror: {error}"))
-    return found
 
 
 def open_sheet(page: Page, video_id: str) -> Locator:

@@ -26,8 +26,7 @@ from molodets.notifications.schemas import (
 from molodets.runtime import Runtime
 from molodets.social.schemas import UserBriefOut
 from molodets.storage import Storage
-from molodets.videos.models import Visibility
-from molodets.videos.schemas import SIGNED_URL_SECONDS
+from molodets.videos.schemas import media_expires_in
 from molodets.web.templating import request_locale
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
@@ -124,8 +123,7 @@ def inbox_items(page: service.InboxPage, storage: Storage, locale: str) -> list[
         video_out = None
         if item.video_id is not None and item.video_id in page.videos:
             video, author_username, author_private = page.videos[item.video_id]
-            public = video.visibility == Visibility.PUBLIC.value and not author_private
-            expires = None if public else SIGNED_URL_SECONDS
+            expires = media_expires_in(video, author_private=author_private)
             video_out = NotificationVideoOut(
                 id=str(video.id),
                 poster_url=storage.url(video.poster_key, expires_in=expires) if video.poster_key else None,

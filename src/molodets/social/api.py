@@ -15,7 +15,7 @@ from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep, client_ip
 from molodets.ratelimit import rule
-from molodets.social import comments, privacy, service
+from molodets.social import comments, privacy, queries, service
 from molodets.social.models import Comment
 from molodets.social.schemas import (
     BookmarkStateOut,
@@ -23,7 +23,6 @@ from molodets.social.schemas import (
     CommentLikeStateOut,
     CommentListOut,
     CommentOut,
-    FollowItemOut,
     FollowListOut,
     FollowStateOut,
     LikeStateOut,
@@ -223,18 +222,7 @@ def remove_follower(username: str, user: CurrentUser, db: DbSession) -> None:
 def _follow_list(
     db: Session, storage: Storage, viewer: User | None, next_cursor: str | None, user_ids: list[int]
 ) -> FollowListOut:
-    """One query for the users and two for the viewer's relations to them, whatever the page size."""
-    users = {user.id: user for user in db.scalars(select(User).where(User.id.in_(user_ids)))}
-    followed, follows_viewer = service.relations(db, viewer=viewer, user_ids=user_ids)
-    items = [
-        FollowItemOut(
-            user=UserBriefOut.of(users[user_id], storage),
-            followed_by_you=user_id in followed,
-            follows_you=user_id in follows_viewer,
-        )
-        for user_id in user_ids
-    ]
-    return FollowListOut(items=items, next_cursor=next_cursor)
+    return FollowListOut(items=queries.follow_items(db, storage, viewer, user_ids), next_cursor=next_cursor)
 
 
 # --- comments ------------------------------------------------------------------------------------

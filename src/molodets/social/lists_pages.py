@@ -14,17 +14,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from molodets.accounts.auth import Viewer, ViewerDep
-from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep
 from molodets.pagination import MAX_LIMIT
-from molodets.social import privacy, service
-from molodets.social.schemas import FollowItemOut, UserBriefOut
+from molodets.social import privacy, queries, service
 from molodets.storage import Storage
 from molodets.web import i18n
 from molodets.web.templating import render, render_error_page_sync, request_locale
@@ -119,25 +116,6 @@ def _list_page(
         # A cursor we did not make.
         return render_error_page_sync(request, problem.status, problem.code, viewer=viewer)
     ids = [row.follower_id if kind == "followers" else row.followee_id for row in page.items]
-    context["people"] = people(db, storage, viewer.user, ids)
+    context["people"] = queries.follow_items(db, storage, viewer.user, ids)
     context["next_cursor"] = page.next_cursor
     return render(request, viewer, "follow_list.html", context)
-
-
-def people(db: Session, storage: Storage, viewer: User | None, user_ids: list[int]) -> list[FollowItemOut]:
-    """The people of a page, in its order, with the viewer's relations to them (as the social
-    API's lists have them): one query for the people and two for the relations, whatever their
-    number."""
-    if not user_ids:
-        return []
-    users = {user.id: user for user in db.scalars(select(User).where(User.id.in_(user_ids)))}
-    followed, follows_viewer = service.relations(db, viewer=viewer, user_ids=user_ids)
-    return [
-        FollowItemOut(
-            user=UserBriefOut.of(users[user_id], storage),
-            followed_by_you=user_id in followed,
-            follows_you=user_id in follows_viewer,
-        )
-        for user_id in user_ids
-        if user_id in users
-    ]

@@ -15,6 +15,13 @@ from molodets.videos.models import CommentAudience, Rendition, Video, Visibility
 SIGNED_URL_SECONDS = 6 * 3600
 
 
+def media_expires_in(video: Video, *, author_private: bool) -> int | None:
+    """How long a media link of `video` lives: for ever (cacheable) for a public video of a public
+    account, signed and expiring otherwise (a private account's videos are not for everyone)."""
+    public = video.visibility == Visibility.PUBLIC.value and not author_private
+    return None if public else SIGNED_URL_SECONDS
+
+
 class VideoCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,9 +105,7 @@ class VideoOut(BaseModel):
         storage: Storage,
         state: ViewerStateOut | None = None,
     ) -> VideoOut:
-        # A private account's videos are not for everyone either: their links expire too.
-        public = video.visibility == Visibility.PUBLIC.value and not author.is_private
-        expires = None if public else SIGNED_URL_SECONDS
+        expires = media_expires_in(video, author_private=author.is_private)
 
         def url(key: str | None) -> str | None:
             return storage.url(key, expires_in=expires) if key else None

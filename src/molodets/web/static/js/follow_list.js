@@ -3,6 +3,7 @@
 // then points at the page after it. Without this script (or if it fails) the link itself opens
 // the next page, rendered by the server. Rows built here match templates/_follow.html.
 
+import { endlessList } from "./endless.js";
 import { paintFollow, wireFollowButtons } from "./follow_button.js";
 
 const config = JSON.parse(document.getElementById("list-config")?.textContent || "null");
@@ -73,51 +74,18 @@ function row(person) {
   return item;
 }
 
-let loading = false;
-
-async function loadMore(observer) {
-  if (loading) return;
-  const cursor = new URL(more.href).searchParams.get("cursor");
-  if (!cursor) return;
-  loading = true;
-  try {
-    const query = new URLSearchParams({ cursor, limit: String(config.limit) });
-    const response = await fetch(`${config.api}?${query}`, { headers: { Accept: "application/json" } });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const page = await response.json();
-    list.append(...page.items.map(row));
-    if (page.next_cursor) {
-      const next = new URL(more.href);
-      next.searchParams.set("cursor", page.next_cursor);
-      more.href = next.pathname + next.search;
-      // Observe afresh: if the link is still near the screen, that fires again for the next page.
-      observer.unobserve(more);
-      observer.observe(more);
-    } else {
-      observer.disconnect();
-      more.closest(".grid-more")?.remove();
-    }
-  } catch {
-    // Leave the link for the reader: it loads the same page without the script.
-    observer.disconnect();
-    if (status) status.textContent = config.strings.error;
-  } finally {
-    loading = false;
-  }
-}
-
 if (config) {
   wireFollowButtons(document, () => {
     if (status) status.textContent = config.strings.follow_failed;
   });
-}
-
-if (config && list && more && "IntersectionObserver" in window) {
-  const observer = new IntersectionObserver(
-    (entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) loadMore(observer);
+  endlessList({
+    container: list,
+    more,
+    api: config.api,
+    limit: config.limit,
+    render: row,
+    onError: () => {
+      if (status) status.textContent = config.strings.error;
     },
-    { rootMargin: "600px 0px" },
-  );
-  observer.observe(more);
+  });
 }

@@ -3,6 +3,8 @@
 // script (or if it fails) the link itself opens the next page, rendered by the server.
 // Tiles built here match templates/_video_tiles.html.
 
+import { endlessList } from "./endless.js";
+
 const config = JSON.parse(document.getElementById("grid-config")?.textContent || "null");
 const grid = document.querySelector("[data-grid]");
 const more = document.querySelector("[data-grid-more]");
@@ -81,45 +83,15 @@ function tile(video) {
   return item;
 }
 
-let loading = false;
-
-async function loadMore(observer) {
-  if (loading) return;
-  const cursor = new URL(more.href).searchParams.get("cursor");
-  if (!cursor) return;
-  loading = true;
-  try {
-    const query = new URLSearchParams({ cursor, limit: String(config.limit) });
-    const response = await fetch(`${config.api}?${query}`, { headers: { Accept: "application/json" } });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const page = await response.json();
-    grid.append(...page.items.map(tile));
-    if (page.next_cursor) {
-      const next = new URL(more.href);
-      next.searchParams.set("cursor", page.next_cursor);
-      more.href = next.pathname + next.search;
-      // Observe afresh: if the link is still near the screen, that fires again for the next page.
-      observer.unobserve(more);
-      observer.observe(more);
-    } else {
-      observer.disconnect();
-      more.closest(".grid-more")?.remove();
-    }
-  } catch {
-    // Leave the link for the reader: it loads the same page without the script.
-    observer.disconnect();
-    if (status) status.textContent = config.strings.error;
-  } finally {
-    loading = false;
-  }
-}
-
-if (config && grid && more && "IntersectionObserver" in window) {
-  const observer = new IntersectionObserver(
-    (entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) loadMore(observer);
+if (config) {
+  endlessList({
+    container: grid,
+    more,
+    api: config.api,
+    limit: config.limit,
+    render: tile,
+    onError: () => {
+      if (status) status.textContent = config.strings.error;
     },
-    { rootMargin: "600px 0px" },
-  );
-  observer.observe(more);
+  });
 }
