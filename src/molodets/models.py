@@ -3,6 +3,7 @@
 from molodets.accounts.models import ApiToken, User, UserSession
 from molodets.db import Base
 from molodets.events.models import ViewMark, WatchEvent
+from molodets.feed.models import CoEngagement, VideoStats, VideoTag, ViewerProfile
 from molodets.notifications.models import Notification, NotificationActor
 from molodets.social.models import Block, Bookmark, Comment, CommentLike, Follow, FollowRequest, VideoLike
 from molodets.uploads.models import Upload
@@ -13,6 +14,7 @@ __all__ = [
     "Base",
     "Block",
     "Bookmark",
+    "CoEngagement",
     "Comment",
     "CommentLike",
     "Follow",
@@ -25,6 +27,9 @@ __all__ = [
     "UserSession",
     "Video",
     "VideoLike",
+    "VideoStats",
+    "VideoTag",
     "ViewMark",
+    "ViewerProfile",
     "WatchEvent",
 ]

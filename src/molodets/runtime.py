@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from molodets.db import Database
 from molodets.events.sink import EventSink
+from molodets.feed.ranking import RankWeights
 from molodets.jobs import JobRuntime
 from molodets.notifications.realtime import LocalHub, build_hub
 from molodets.notifications.service import NOTIFIER_KEY
@@ -43,7 +44,7 @@ def build_runtime(settings: Settings) -> Runtime:
         jobs=jobs,
         limiter=RateLimiter(settings),
         notifier=build_hub(settings),
-        events=EventSink(db),
+        events=EventSink(db, weights=RankWeights.from_mapping(settings.feed_weights)),
     )
     db.session_info[NOTIFIER_KEY] = runtime.notifier
     jobs.bind(runtime)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     upload_expiry_hours: int = Field(default=24, ge=1)
     keep_originals: bool = True
 
+    # The For You ranker's weights (feed/ranking.py RankWeights), as JSON: only those to change.
+    feed_weights: dict[str, float] = Field(default_factory=dict)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:

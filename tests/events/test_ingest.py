@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from molodets.events.models import EventType, Source, ViewMark, WatchEvent
 from molodets.events.service import DAY_MS
 from molodets.events.tasks import forget_old_view_marks
+from molodets.feed.recommender import SEEN_DAYS
 from molodets.runtime import Runtime
 from molodets.videos.models import Video
 from tests.factories.accounts import bearer, log_in, make_user
@@ -183,11 +184,12 @@ def test_old_view_marks_are_forgotten(client: TestClient, db: Session, runtime: 
     body = {"events": [event(video, ts=yesterday)]}
     client.post("/api/v1/events", json=body, headers=headers)
     today = now_ms() // DAY_MS
-    db.add(ViewMark(viewer="u1", video_id=video.id, day=today - 2))
+    db.add(ViewMark(viewer="u1", video_id=video.id, day=today - SEEN_DAYS - 1))
+    db.add(ViewMark(viewer="u1", video_id=video.id, day=today - SEEN_DAYS))
     db.commit()
     run_job_directly(runtime, forget_old_view_marks)
     db.expire_all()
-    assert sorted(db.scalars(select(ViewMark.day))) == [yesterday // DAY_MS]
+    assert sorted(db.scalars(select(ViewMark.day))) == [today - SEEN_DAYS, yesterday // DAY_MS]
     db.rollback()  # let the event writer have the database
     # The kept mark still stops the same play counting twice.
     client.post("/api/v1/events", json=body, headers=headers)

@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
 from molodets.db import utcnow
+from molodets.feed import online
 from molodets.videos.models import Rendition, Stage, Video, VideoStatus, Visibility
+from molodets.videos.service import hashtags_and_mentions
 
 LADDER = (("720p", 720, 1280, 1_800_000), ("480p", 480, 854, 900_000), ("360p", 360, 640, 500_000))
 
@@ -20,17 +22,20 @@ def make_ready_video(
     caption: str = "",
     visibility: Visibility = Visibility.PUBLIC,
     status: VideoStatus = VideoStatus.READY,
+    duration_ms: int = 3000,
+    language: str | None = None,
 ) -> Video:
     video = Video(
         author_id=author.id,
         caption=caption,
-        hashtags=[],
+        hashtags=hashtags_and_mentions(caption)[0],
+        language=language,
         mentions=[],
         visibility=visibility.value,
         status=status.value,
         stage=Stage.DONE.value if status == VideoStatus.READY else Stage.QUEUED.value,
         progress=100 if status == VideoStatus.READY else 0,
-        duration_ms=3000,
+        duration_ms=duration_ms,
         width=720,
         height=1280,
         published_at=utcnow() if status == VideoStatus.READY else None,
@@ -55,5 +60,6 @@ def make_ready_video(
                     key=f"{prefix}/{name}.mp4",
                 )
             )
+    online.index_video(db, video)
     db.commit()
     return video

@@ -1,5 +1,6 @@
-"""The feed API: newest public ready videos first, keyset cursors, Following for logged-in
-viewers only, and a query count that does not grow with the page size."""
+"""The feed API: For You pages (each video once a session, public ready videos only), Following
+newest first for logged-in viewers only, and query counts that do not grow with the page size.
+How For You ranks is tested in test_recommender.py."""
 
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ from tests.factories.videos import make_ready_video
 from tests.querycount import count_queries
 
 
-def test_for_you_pages_newest_first_with_cursors(client: TestClient, db: Session) -> None:
+def test_for_you_pages_each_video_once_a_session(client: TestClient, db: Session) -> None:
     anna, boris = make_user(db, username="anna"), make_user(db, username="boris")
     made = [make_ready_video(db, anna if n % 2 else boris, caption=f"clip {n}") for n in range(5)]
-    newest_first = [str(video.id) for video in reversed(made)]
 
     seen: list[str] = []
     cursor: str | None = None
@@ -33,10 +33,10 @@ def test_for_you_pages_newest_first_with_cursors(client: TestClient, db: Session
         cursor = body["next_cursor"]
         if cursor is None:
             break
-    assert seen == newest_first
+    assert sorted(seen) == sorted(str(video.id) for video in made)
     assert pages == 3
     first = client.get("/api/v1/feed/for-you").json()["items"][0]
-    assert first["author"]["username"] == "boris"
+    assert first["author"]["username"] in ("anna", "boris")
     assert [r["name"] for r in first["renditions"]] == ["720p", "480p", "360p"]
     assert first["placeholder"] == "#336699"
 
@@ -121,4 +121,4 @@ def test_query_count_does_not_grow_with_the_page(client: TestClient, db: Session
         assert len(body["items"]) == limit
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 3, counts
+    assert counts[0] <= 12, counts

@@ -8,6 +8,7 @@ learns from these rows, so they must be evidence, not whatever a client sent."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from sqlalchemy.orm import Session
 from molodets.db import utcnow
 from molodets.events.models import EventType, Source, ViewMark, WatchEvent
 from molodets.events.schemas import EventIn
+from molodets.feed import online
+from molodets.feed.ranking import RankWeights
 from molodets.ids import new_id
 from molodets.videos import service as videos
 from molodets.videos.models import Video, VideoStatus
@@ -87,11 +90,30 @@ def validate(
     return result, rows
 
 
-def write(session: Session, rows: list[dict[str, object]]) -> int:
-    """Append validated rows (of any viewers) and count their views; returns the new views.
-    One multi-row insert, plus two statements when there are plays."""
+def write(
+    session: Session,
+    rows: list[dict[str, object]],
+    *,
+    now_ms: int | None = None,
+    weights: RankWeights | None = None,
+) -> int:
+    """Append validated rows (of any viewers), count their views and fold them into the
+    recommender's state (feed/online.py); returns the new views. `now_ms` is the writer's
+    clock (the simulator passes its own)."""
     if not rows:
         return 0
+    views = _append(session, rows)
+    online.learn(
+        session,
+        rows,
+        now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
+        weights=weights or RankWeights(),
+    )
+    return views
+
+
+def _append(session: Session, rows: list[dict[str, object]]) -> int:
+    """One multi-row insert (COPY on PostgreSQL), plus two statements when there are plays."""
     connection = session.connection()
     # The driver's own executemany with plain tuples: this is the hot loop, and SQLAlchemy's
     # per-row parameter processing cost more CPU than the database (and held the GIL from the

@@ -4,8 +4,8 @@ transaction. A request never takes the database's write lock (on SQLite there is
 ingest scales with requests, not with commits.
 
 The price: rows wait up to `FLUSH_SECONDS` in memory, and a crash loses those (telemetry, not
-records; a stopped server flushes first). The writer is also where the online recommender state
-will be fed from, off the request path."""
+records; a stopped server flushes first). The same transaction updates the recommender's
+state (feed/online.py), off the request path."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import structlog
 from molodets.db import Database
 from molodets.events import service
 from molodets.events.schemas import EventIn
+from molodets.feed.ranking import RankWeights
 
 log = structlog.get_logger(__name__)
 
@@ -27,8 +28,9 @@ DURATION_TTL_SECONDS = 60.0
 
 
 class EventSink:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, weights: RankWeights | None = None) -> None:
         self._db = db
+        self._weights = weights or RankWeights()
         self._pending: list[tuple[str, dict[str, object]]] = []
         self._written = 0  # rows taken by the writer so far, for `flush`
         self._queued = 0
@@ -120,7 +122,7 @@ class EventSink:
     def _write(self, taken: list[tuple[str, dict[str, object]]]) -> None:
         try:
             with self._db.sessions() as session:
-                service.write(session, [row for _, row in taken])
+                service.write(session, [row for _, row in taken], weights=self._weights)
                 session.commit()
         except Exception:
             log.exception("watch_events_write_failed", rows=len(taken))

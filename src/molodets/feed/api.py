@@ -3,25 +3,42 @@ shape"). Both answer `{items: [VideoOut...], next_cursor}`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
-from molodets.accounts.auth import CurrentUser, ViewerDep
+from molodets.accounts.auth import CurrentUser, Viewer, ViewerDep
+from molodets.events import guests
 from molodets.feed import queries
+from molodets.feed.recommender import ViewerRef
 from molodets.http import DbSession, RuntimeDep
 from molodets.videos.queries import page_out
 from molodets.videos.schemas import VideoListOut
+from molodets.web.templating import request_locale
 
 router = APIRouter(prefix="/api/v1/feed", tags=["feed"])
 
 
+def viewer_ref(request: Request, response: Response, viewer: Viewer) -> ViewerRef:
+    """The recommender's view of who asks: their events' key (a guest gets their cookie here)
+    and their language."""
+    key = guests.viewer_key(request, response, viewer.user)
+    return ViewerRef(key=key, user=viewer.user, language=request_locale(request, viewer.user))
+
+
 @router.get("/for-you", response_model=VideoListOut)
 def for_you(
-    viewer: ViewerDep, db: DbSession, runtime: RuntimeDep, cursor: str | None = None, limit: int | None = None
+    request: Request,
+    response: Response,
+    viewer: ViewerDep,
+    db: DbSession,
+    runtime: RuntimeDep,
+    cursor: str | None = None,
+    limit: int | None = None,
 ) -> VideoListOut:
-    """The For You feed. Until the recommender lands: the newest public ready videos (none of
-    people blocked either way). When `next_cursor` is null the feed has run out; the player
-    then starts again from the top."""
-    page = queries.for_you(db, viewer=viewer.user, cursor=cursor, limit=limit)
+    """The For You feed (default 10 a page): ranked for this viewer from what they and everyone
+    else watched, never a video this session already had (the cursor remembers) or that the
+    viewer played in the last 30 days while there are others. `next_cursor` is null only when
+    nothing is left; the player then starts again from the top."""
+    page = queries.for_you(db, viewer=viewer_ref(request, response, viewer), cursor=cursor, limit=limit)
     return page_out(db, runtime.storage, page, viewer=viewer.user)
 
 

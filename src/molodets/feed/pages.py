@@ -18,6 +18,7 @@ from molodets.accounts.auth import Viewer, ViewerDep
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.feed import queries
+from molodets.feed.api import viewer_ref
 from molodets.feed.captions import caption_parts
 from molodets.http import DbSession, RuntimeDep
 from molodets.media.derived import POSTER_MAX_SHORT
@@ -104,20 +105,33 @@ def _player_context(
     }
 
 
+def _for_you(request: Request, viewer: Viewer, db: Session, cookies: Response) -> Page[Video]:
+    """For You's first page; a new guest's cookie goes on `cookies`, to copy to the page."""
+    return queries.for_you(db, viewer=viewer_ref(request, cookies, viewer), cursor=None, limit=FIRST_PAGE)
+
+
+def _with_cookies(page: Response, cookies: Response) -> Response:
+    for value in cookies.headers.getlist("set-cookie"):
+        page.headers.append("set-cookie", value)
+    return page
+
+
 def _feed_page(
     request: Request, viewer: Viewer, db: Session, runtime: RuntimeDep, *, source: str, api: str
 ) -> Response:
+    cookies = Response()
     if source == "following" and viewer.user is not None:
         page = queries.following(db, viewer=viewer.user, cursor=None, limit=FIRST_PAGE)
     else:
-        page = queries.for_you(db, viewer=viewer.user, cursor=None, limit=FIRST_PAGE)
+        page = _for_you(request, viewer, db, cookies)
     items = video_queries.video_outs(db, runtime.storage, page.items, viewer=viewer.user)
     # For You never dead-ends (it starts over at its end); Following ends where follows end.
     wrap = source == "for_you"
     context = _player_context(
         request, viewer, source=source, items=items, api=api, cursor=page.next_cursor, wrap=wrap
     )
-    return render(request, viewer, "home.html", {**context, "tab": source, "needs_login": False})
+    page_response = render(request, viewer, "home.html", {**context, "tab": source, "needs_login": False})
+    return _with_cookies(page_response, cookies)
 
 
 @router.get("/")
@@ -157,6 +171,7 @@ def video_page(
     if opened.author.username != username:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(video_path(opened.author.username, opened.id) + query, status_code=301)
+    cookies = Response()
     if source == "profile":
         # The same list as the profile's API (followers-only videos included for followers).
         page = videos.list_user_videos(
@@ -169,7 +184,7 @@ def video_page(
         api = f"/api/v1/users/{quote(opened.author.username, safe='')}/videos"
         wrap = False
     else:
-        page = queries.for_you(db, viewer=viewer.user, cursor=None, limit=FIRST_PAGE)
+        page = _for_you(request, viewer, db, cookies)
         page = Page(items=[item for item in page.items if item.id != video.id], next_cursor=page.next_cursor)
         api, wrap = "/api/v1/feed/for-you", True
     items = [opened, *video_queries.video_outs(db, runtime.storage, page.items, viewer=viewer.user)]
@@ -183,7 +198,7 @@ def video_page(
         wrap=wrap,
     )
     context["share"] = _share_tags(request, runtime, video, opened, authors[video.author_id])
-    return render(request, viewer, "video.html", context)
+    return _with_cookies(render(request, viewer, "video.html", context), cookies)
 
 
 def _share_tags(

@@ -1,6 +1,5 @@
-"""Read paths of the feeds. Until the recommender exists, For You is the newest public ready
-videos; Following is the newest videos of the creators the viewer follows. The shapes (keyset
-pages of `VideoOut`) are what later rankers fill in."""
+"""Read paths of the feeds: For You is the recommender's (recommender.py); Following is the
+newest videos of the creators the viewer follows."""
 
 from __future__ import annotations
 
@@ -8,18 +7,22 @@ from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
+from molodets.feed import recommender
+from molodets.feed.recommender import ViewerRef
 from molodets.pagination import Page, check_limit, decode_cursor, encode_cursor, paginate_newest_first
 from molodets.social import service as social
-from molodets.videos import queries as videos
 from molodets.videos.models import Video, VideoStatus, Visibility
 
 # Up to this many follows, the Following feed merges per-author index reads (one statement).
 PER_AUTHOR_MERGE_MAX = 200
 
 
-def for_you(session: Session, *, viewer: User | None, cursor: str | None, limit: int | None) -> Page[Video]:
-    hidden = social.hidden_author_ids(session, viewer=viewer)
-    return videos.newest_public(session, cursor=cursor, limit=limit, hidden_authors=hidden)
+FOR_YOU_PAGE = 10
+
+
+def for_you(session: Session, *, viewer: ViewerRef, cursor: str | None, limit: int | None) -> Page[Video]:
+    size = FOR_YOU_PAGE if limit is None else check_limit(limit)
+    return recommender.build_page(session, viewer=viewer, cursor=cursor, limit=size)
 
 
 def following(session: Session, *, viewer: User, cursor: str | None, limit: int | None) -> Page[Video]:

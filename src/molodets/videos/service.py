@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from molodets.accounts.models import User
 from molodets.db import after_commit, utcnow
 from molodets.errors import Problem
+from molodets.feed import online
 from molodets.pagination import Page, paginate_newest_first
 from molodets.social import privacy
 from molodets.social import service as social
@@ -87,6 +88,7 @@ def do_create_video(
     session.add(video)
     uploads.do_consume_upload(session, upload=upload)
     session.flush()
+    online.index_video(session, video)  # findable by its hashtags once it is ready
     tasks.publish_first.enqueue(session, video.id, priority=tasks.FIRST_PRIORITY)
     return video
 
@@ -177,6 +179,7 @@ def do_delete_video(session: Session, storage: Storage, *, video: Video, actor: 
         raise Problem(404, "video_not_found", "No such video.")
     prefix = video_prefix(video.id)
     social.on_video_deleted(session, video=video)
+    online.forget_video(session, video.id)
     session.delete(video)
     session.flush()
     after_commit(session, lambda: storage.delete_prefix(prefix))

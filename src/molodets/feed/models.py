@@ -1,0 +1,69 @@
+"""The recommender's state: what every web process must see alike, so it lives in the database
+and is kept current by the event writer (online.py), batch by batch.
+
+- `feed_video_stats`: per video, what its audience did (counters), its decayed engagement (for
+  trending) and a quality estimate (for the "strong videos" source).
+- `feed_video_tags`: hashtag -> videos, for "more of what this viewer likes" candidates.
+- `feed_viewer_profiles`: per viewer, decayed exposure and positive counts per hashtag and per
+  creator (the interest the ranker reads), and their latest positively engaged videos.
+- `feed_co_engagement`: video -> videos that the same viewers engaged with next to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from molodets.db import Base
+
+
+class VideoStats(Base):
+    __tablename__ = "feed_video_stats"
+    __table_args__ = (
+        Index("ix_feed_video_stats_trend", "trend"),
+        Index("ix_feed_video_stats_quality", "quality"),
+    )
+
+    video_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)  # copied: the ranker buckets by it
+    impressions: Mapped[int] = mapped_column(Integer, default=0)
+    long_views: Mapped[int] = mapped_column(Integer, default=0)  # > 18 s watched, or completed
+    completes: Mapped[int] = mapped_column(Integer, default=0)
+    skips: Mapped[int] = mapped_column(Integer, default=0)
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    shares: Mapped[int] = mapped_column(Integer, default=0)
+    follows: Mapped[int] = mapped_column(Integer, default=0)
+    hates: Mapped[int] = mapped_column(Integer, default=0)  # "not interested"
+    watch_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    # log of the engagement decayed to a fixed epoch (see online.TREND_HALF_LIFE_HOURS): orders
+    # videos by current decayed engagement without ever rewriting old rows.
+    trend: Mapped[float] = mapped_column(Float, default=-1e9)
+    quality: Mapped[float] = mapped_column(Float, default=0.0)  # value estimate, shrunk to the prior
+
+
+class VideoTag(Base):
+    __tablename__ = "feed_video_tags"
+    __table_args__ = (Index("ix_feed_video_tags_video_id", "video_id"),)
+
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    video_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class ViewerProfile(Base):
+    __tablename__ = "feed_viewer_profiles"
+
+    viewer: Mapped[str] = mapped_column(String(40), primary_key=True)  # as in watch_events
+    # {"t": {tag: [exposure, positive]}, "c": {creator id: [exposure, positive]},
+    #  "r": [recent positive video ids, newest last], "w": {video id: watched ms counted}}
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CoEngagement(Base):
+    __tablename__ = "feed_co_engagement"
+    __table_args__ = (Index("ix_feed_co_engagement_video_weight", "video_id", "weight"),)
+
+    video_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    neighbour_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    weight: Mapped[float] = mapped_column(Float, default=0.0)

@@ -1,0 +1,349 @@
+"""Online learning: every batch of watch events updates the recommender's state in the
+transaction that stores the events (events.service.write, run by the event writer off the
+request path), so the viewer's very next page reflects what they just did.
+
+Per batch: one read and one upsert of the viewers' profiles, of the videos' stats, and one
+upsert of co-engagement pairs. On PostgreSQL the rows read are locked in key order, so two
+processes' writers serialise on a shared viewer or video instead of losing an update; SQLite
+writes one transaction at a time anyway."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from molodets.events.models import EventType
+from molodets.feed.models import CoEngagement, VideoStats, VideoTag, ViewerProfile
+from molodets.feed.ranking import RankWeights, quality
+from molodets.videos.models import Video
+
+LONG_VIEW_MS = 18_000  # KuaiRand's "long view": more than 18 s, or the whole video
+TREND_HALF_LIFE_HOURS = 12.0
+TREND_EPOCH_MS = 1_767_225_600_000  # 2026-01-01: trend scores are decayed to this instant
+PROFILE_HALF_LIFE_DAYS = 7.0  # tastes drift: older reactions count for less
+RECENT_POSITIVES = 8
+WATCH_MEMORY = 64  # per viewer: how much of their latest viewings was already counted
+MAX_TAGS = 300
+MAX_CREATORS = 300
+PAIR_WINDOW = 5  # a positive pairs with this many of the viewer's previous positives
+
+# Engagement counted by trending, and the positive weight a reaction adds to a viewer's interest.
+_TREND_WEIGHT = {"long": 1.0, "complete": 0.5, "like": 2.0, "share": 3.0, "follow": 3.0}
+_INTEREST = {"long": 1.0, "complete": 0.5, "like": 1.0, "share": 1.5, "follow": 1.5, "replay": 0.3}
+_SKIP_EXPOSURE = 0.5  # a skip counts as this much extra exposure with nothing gained
+_HATE_EXPOSURE = {"t": 4.0, "c": 6.0}
+_COUNTERS = ("impressions", "long_views", "completes", "skips", "likes", "shares", "follows", "hates")
+
+
+@dataclass
+class _VideoDelta:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
+    watch_ms: int = 0
+    trend: float = -math.inf  # log-sum of decayed engagement added by this batch
+
+
+@dataclass(frozen=True)
+class _Meta:
+    author_id: int
+    tags: tuple[str, ...]
+    duration_ms: int
+
+
+def index_video(session: Session, video: Video) -> None:
+    """(Re)register a video's hashtags for candidate search; idempotent."""
+    session.execute(delete(VideoTag).where(VideoTag.video_id == video.id))
+    tags = list(dict.fromkeys(tag[:100] for tag in video.hashtags or []))
+    if tags:
+        session.execute(insert(VideoTag), [{"tag": tag, "video_id": video.id} for tag in tags])
+
+
+def forget_video(session: Session, video_id: int) -> None:
+    """A deleted video leaves the recommender (pairs pointing to it are filtered when read)."""
+    for model in (VideoTag, VideoStats, CoEngagement):
+        session.execute(delete(model).where(model.video_id == video_id))
+
+
+def learn(session: Session, rows: Sequence[dict[str, Any]], *, now_ms: int, weights: RankWeights) -> None:
+    """Fold validated event rows (events.service.validate's) into the recommender's state."""
+    if not rows:
+        return
+    video_ids = sorted({int(row["video_id"]) for row in rows})
+    meta = {
+        video_id: _Meta(author_id, tuple(hashtags or ()), duration or 0)
+        for video_id, author_id, hashtags, duration in session.execute(
+            select(Video.id, Video.author_id, Video.hashtags, Video.duration_ms).where(
+                Video.id.in_(video_ids)
+            )
+        )
+    }
+    profiles = _load_profiles(session, sorted({str(row["viewer"]) for row in rows}), now_ms)
+    deltas: dict[int, _VideoDelta] = {}
+    pairs: dict[tuple[int, int], float] = {}
+    for row in sorted(rows, key=lambda row: int(row["client_ts"])):
+        video_id = int(row["video_id"])
+        if video_id not in meta:
+            continue
+        delta = deltas.setdefault(video_id, _VideoDelta())
+        _apply(row, meta[video_id], profiles[str(row["viewer"])], delta, pairs)
+    _save_profiles(session, profiles, now_ms)
+    _save_stats(session, deltas, meta, weights)
+    _save_pairs(session, pairs)
+
+
+def _apply(
+    row: dict[str, Any],
+    meta: _Meta,
+    state: dict[str, Any],
+    delta: _VideoDelta,
+    pairs: dict[tuple[int, int], float],
+) -> None:
+    kind = EventType(int(row["type"]))
+    video_id = int(row["video_id"])
+    ts = int(row["client_ts"])
+    reactions: list[str] = []
+    if kind is EventType.IMPRESSION:
+        delta.counts["impressions"] += 1
+        state["n"] = state.get("n", 0) + 1  # impressions so far: how new the viewer is
+        _expose(state, meta, 1.0)
+    elif kind is EventType.SKIP:
+        delta.counts["skips"] += 1
+        _expose(state, meta, _SKIP_EXPOSURE)
+    elif kind is EventType.NOT_INTERESTED:
+        delta.counts["hates"] += 1
+        _expose(state, meta, _HATE_EXPOSURE["t"], creator=_HATE_EXPOSURE["c"])
+    elif kind is EventType.LIKE:
+        delta.counts["likes"] += 1
+        reactions.append("like")
+    elif kind is EventType.SHARE:
+        delta.counts["shares"] += 1
+        reactions.append("share")
+    elif kind is EventType.FOLLOW:
+        delta.counts["follows"] += 1
+        reactions.append("follow")
+    elif kind is EventType.REPLAY:
+        reactions.append("replay")
+    if kind is EventType.COMPLETE and _first(state, f"c{video_id}"):
+        delta.counts["completes"] += 1
+        reactions.append("complete")
+    watched = row.get("watched_ms")
+    if watched is not None or kind is EventType.COMPLETE:
+        # Watch time arrives as "watched so far" in several events of one viewing: count the
+        # growth only, and the long view once.
+        counted = state.setdefault("w", {})
+        key = str(video_id)
+        before = int(counted.get(key, 0))
+        now_watched = max(int(watched or 0), before)
+        if kind is EventType.COMPLETE:
+            now_watched = max(now_watched, meta.duration_ms)
+        delta.watch_ms += now_watched - before
+        counted.pop(key, None)
+        counted[key] = now_watched
+        while len(counted) > WATCH_MEMORY:
+            counted.pop(next(iter(counted)))
+        long_now = now_watched > LONG_VIEW_MS or (kind is EventType.COMPLETE)
+        if long_now and _first(state, f"l{video_id}"):
+            delta.counts["long_views"] += 1
+            reactions.append("long")
+    for reaction in reactions:
+        _reward(state, meta, _INTEREST[reaction])
+        if reaction in _TREND_WEIGHT:
+            delta.trend = _logaddexp(delta.trend, _trend_term(_TREND_WEIGHT[reaction], ts))
+    strong = [
+        _INTEREST[reaction] for reaction in reactions if reaction in ("long", "like", "share", "follow")
+    ]
+    if strong:
+        _pair(state, video_id, pairs, weight=max(strong))
+
+
+def _first(state: dict[str, Any], mark: str) -> bool:
+    """True the first time `mark` is seen among the viewer's recent marks (once per viewing)."""
+    marks: list[str] = state.setdefault("m", [])
+    if mark in marks:
+        return False
+    marks.append(mark)
+    del marks[: -2 * WATCH_MEMORY]
+    return True
+
+
+def _expose(state: dict[str, Any], meta: _Meta, amount: float, *, creator: float | None = None) -> None:
+    tags = state.setdefault("t", {})
+    for tag in meta.tags:
+        tags.setdefault(tag, [0.0, 0.0])[0] += amount
+    creators = state.setdefault("c", {})
+    creators.setdefault(str(meta.author_id), [0.0, 0.0])[0] += amount if creator is None else creator
+
+
+def _reward(state: dict[str, Any], meta: _Meta, amount: float) -> None:
+    for tag in meta.tags:
+        state.setdefault("t", {}).setdefault(tag, [0.0, 0.0])[1] += amount
+    state.setdefault("c", {}).setdefault(str(meta.author_id), [0.0, 0.0])[1] += amount
+
+
+def _pair(
+    state: dict[str, Any], video_id: int, pairs: dict[tuple[int, int], float], *, weight: float
+) -> None:
+    recent: list[int] = state.setdefault("r", [])
+    if video_id in recent:
+        return
+    for other in recent[-PAIR_WINDOW:]:
+        pairs[(other, video_id)] = pairs.get((other, video_id), 0.0) + weight
+        pairs[(video_id, other)] = pairs.get((video_id, other), 0.0) + weight
+    recent.append(video_id)
+    del recent[:-RECENT_POSITIVES]
+
+
+def _trend_term(weight: float, ts_ms: int) -> float:
+    hours = (ts_ms - TREND_EPOCH_MS) / 3_600_000
+    return math.log(weight) + hours * math.log(2) / TREND_HALF_LIFE_HOURS
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    high, low = max(a, b), min(a, b)
+    return high + math.log1p(math.exp(low - high))
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _locked(session: Session, statement: Any) -> Any:
+    return statement.with_for_update() if session.get_bind().dialect.name == "postgresql" else statement
+
+
+def _load_profiles(session: Session, viewers: list[str], now_ms: int) -> dict[str, dict[str, Any]]:
+    statement = _locked(
+        session,
+        select(ViewerProfile.viewer, ViewerProfile.state, ViewerProfile.updated_ms)
+        .where(ViewerProfile.viewer.in_(viewers))
+        .order_by(ViewerProfile.viewer),
+    )
+    profiles: dict[str, dict[str, Any]] = {viewer: {} for viewer in viewers}
+    for viewer, state, updated_ms in session.execute(statement):
+        profiles[viewer] = decayed(state, since_ms=updated_ms, now_ms=now_ms)
+    for state in profiles.values():
+        state["w"] = OrderedDict(state.get("w", {}))
+    return profiles
+
+
+def decayed(state: dict[str, Any], *, since_ms: int, now_ms: int) -> dict[str, Any]:
+    """The profile as of `now_ms`: interest counts halve every `PROFILE_HALF_LIFE_DAYS`."""
+    days = max(now_ms - since_ms, 0) / 86_400_000
+    if days <= 0.01:
+        return state
+    factor = 0.5 ** (days / PROFILE_HALF_LIFE_DAYS)
+    for kind in ("t", "c"):
+        state[kind] = {
+            key: [exposure * factor, positive * factor]
+            for key, (exposure, positive) in state.get(kind, {}).items()
+        }
+    return state
+
+
+def _save_profiles(session: Session, profiles: dict[str, dict[str, Any]], now_ms: int) -> None:
+    for state in profiles.values():
+        for kind, limit in (("t", MAX_TAGS), ("c", MAX_CREATORS)):
+            entries = state.get(kind, {})
+            if len(entries) > limit:  # keep what was seen most
+                state[kind] = dict(sorted(entries.items(), key=lambda item: -item[1][0])[:limit])
+        state["w"] = dict(state.get("w", {}))
+    insert_ = _insert(session)
+    statement = insert_(ViewerProfile)
+    statement = statement.on_conflict_do_update(
+        index_elements=["viewer"],
+        set_={"state": statement.excluded.state, "updated_ms": statement.excluded.updated_ms},
+    )
+    session.execute(
+        statement,
+        [
+            {"viewer": viewer, "state": state, "updated_ms": now_ms}
+            for viewer, state in sorted(profiles.items())
+        ],
+    )
+
+
+def _save_stats(
+    session: Session, deltas: dict[int, _VideoDelta], meta: dict[int, _Meta], weights: RankWeights
+) -> None:
+    if not deltas:
+        return
+    ids = sorted(deltas)
+    current = {
+        stats.video_id: stats
+        for stats in session.scalars(
+            _locked(
+                session, select(VideoStats).where(VideoStats.video_id.in_(ids)).order_by(VideoStats.video_id)
+            )
+        )
+    }
+    values = []
+    for video_id in ids:
+        delta = deltas[video_id]
+        old = current.get(video_id)
+        row: dict[str, Any] = {
+            "video_id": video_id,
+            "duration_ms": meta[video_id].duration_ms,
+            **{name: (getattr(old, name) if old else 0) + delta.counts[name] for name in _COUNTERS},
+            "watch_ms": (old.watch_ms if old else 0) + delta.watch_ms,
+            "trend": _logaddexp(old.trend if old else -math.inf, delta.trend)
+            if delta.trend > -math.inf
+            else (old.trend if old else -1e9),
+        }
+        row["quality"] = quality(_rates_input(row), weights)
+        values.append(row)
+    for video_id in current:  # the session must not hand back stale objects later
+        session.expire(current[video_id])
+    insert_ = _insert(session)
+    statement = insert_(VideoStats)
+    statement = statement.on_conflict_do_update(
+        index_elements=["video_id"],
+        set_={name: statement.excluded[name] for name in values[0] if name != "video_id"},
+    )
+    session.execute(statement, values)
+
+
+def _rates_input(row: dict[str, Any]) -> dict[str, float]:
+    return {
+        "impressions": row["impressions"],
+        "long": row["long_views"],
+        "complete": row["completes"],
+        "like": row["likes"],
+        "share": row["shares"],
+        "follow": row["follows"],
+        "skip": row["skips"],
+        "hate": row["hates"],
+    }
+
+
+def _save_pairs(session: Session, pairs: dict[tuple[int, int], float]) -> None:
+    if not pairs:
+        return
+    insert_ = _insert(session)
+    statement = insert_(CoEngagement)
+    statement = statement.on_conflict_do_update(
+        index_elements=["video_id", "neighbour_id"],
+        set_={"weight": CoEngagement.weight + statement.excluded.weight},
+    )
+    session.execute(
+        statement,
+        [{"video_id": a, "neighbour_id": b, "weight": w} for (a, b), w in sorted(pairs.items())],
+    )
+
+
+def counters_of(stats: Iterable[VideoStats]) -> dict[int, dict[str, float]]:
+    """Stats rows as the ranker's inputs, by video id."""
+    return {
+        stats.video_id: {
+            **_rates_input({name: getattr(stats, name) for name in _COUNTERS}),
+            "watch_ms": stats.watch_ms,
+        }
+        for stats in stats
+    }

@@ -1,0 +1,99 @@
+"""Predicted value of showing a video: what its audience did so far, shrunk towards priors so a
+video seen by five people is not judged on five coin flips, corrected for duration (watch time
+is read as a quantile within the video's duration bucket, so a long clip does not win for being
+long), then scaled by how this viewer reacts to its hashtags, its creator and its language.
+
+The weights live in `RankWeights` (settings: `MOLODETS_FEED_WEIGHTS`, JSON) and were tuned in
+the simulator (benchmarks/feedsim, docs/feed.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Prior rates per impression (about what a random exposure gets) and their strength in
+# pseudo-impressions: a new video starts here and moves as its audience answers.
+PRIORS = {
+    "long": 0.10,
+    "complete": 0.04,
+    "like": 0.01,
+    "share": 0.002,
+    "follow": 0.002,
+    "skip": 0.40,
+    "hate": 0.005,
+}
+PRIOR_IMPRESSIONS = 20.0
+# Duration buckets (seconds) inside which watch time is compared.
+DURATION_BUCKETS_S = (15, 30, 60, 120, 240)
+
+
+@dataclass(frozen=True)
+class RankWeights:
+    """How much each predicted outcome is worth; positives are lifts over the prior rate."""
+
+    watch: float = 1.0  # watch-time quantile within the duration bucket (0.5 = the bucket's median)
+    long_view: float = 1.0
+    complete: float = 0.5
+    like: float = 0.3
+    share: float = 0.2
+    follow: float = 0.2
+    skip: float = 0.5
+    hate: float = 1.0
+    interest: float = 1.5  # exponent on the viewer's lift for the video's hashtags
+    creator: float = 1.0  # exponent on the viewer's lift for the creator
+    language_mismatch: float = 0.6  # factor when the video's language is not the viewer's
+    followed_creator: float = 1.3  # factor for creators the viewer follows
+    explore_share: float = 0.2  # at most this share of a page goes to videos still being explored
+    same_topic_penalty: float = 0.6  # factor per earlier item of the same hashtag in the last 4
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, float]) -> RankWeights:
+        known = {field.name for field in fields(cls)}
+        return cls(**{name: float(value) for name, value in values.items() if name in known})
+
+
+def shrunk(count: NDArray[np.float64], impressions: NDArray[np.float64], prior: float) -> NDArray[np.float64]:
+    return (count + prior * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
+
+
+def base_value(
+    counts: dict[str, NDArray[np.float64]],
+    *,
+    weights: RankWeights,
+    watch_quantile: NDArray[np.float64],
+    long_rate: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:
+    """Value per impression of each video for an average viewer. `counts` holds arrays of
+    impressions, long, complete, like, share, follow, skip, hate; `long_rate` replaces the
+    long-view estimate (the explorer passes a Thompson sample there)."""
+    n = counts["impressions"]
+    rate = {name: shrunk(counts[name], n, prior) / prior for name, prior in PRIORS.items()}
+    if long_rate is not None:
+        rate["long"] = long_rate / PRIORS["long"]
+    positive = (
+        weights.watch * watch_quantile / 0.5
+        + weights.long_view * rate["long"]
+        + weights.complete * rate["complete"]
+        + weights.like * rate["like"]
+        + weights.share * rate["share"]
+        + weights.follow * rate["follow"]
+    )
+    negative = weights.skip * rate["skip"] + weights.hate * rate["hate"]
+    scale = (
+        weights.watch + weights.long_view + weights.complete + weights.like + weights.share + weights.follow
+    )
+    return np.maximum(positive - negative + weights.skip + weights.hate, 0.01) / scale
+
+
+def quality(stats: dict[str, float], weights: RankWeights) -> float:
+    """One video's value for an average viewer, watch time at the median: stored with its
+    counters so the "strong videos" source can read the best from an index."""
+    counts = {name: np.array([stats[name]], dtype=np.float64) for name in (*PRIORS, "impressions")}
+    return float(base_value(counts, weights=weights, watch_quantile=np.array([0.5]))[0])
+
+
+def duration_bucket(duration_ms: int) -> int:
+    seconds = duration_ms / 1000
+    return sum(1 for edge in DURATION_BUCKETS_S if seconds >= edge)

@@ -1,0 +1,395 @@
+"""The For You feed: candidates from several sources, ranked by predicted value for this viewer,
+re-ranked for variety, with a bounded share given to new videos still being explored.
+
+1. Candidates (ids only, each source one indexed read): the newest public videos, trending
+   (decayed engagement), strong (value estimate), the videos of the viewer's best hashtags,
+   co-engagement neighbours of what they recently watched long, liked or shared, and the
+   newest of the creators they follow.
+2. Filter: never what this session was served (the cursor carries it) nor what the viewer
+   played in the last `SEEN_DAYS` (view marks); only ready public videos of public accounts,
+   none of anyone blocked either way. Seen videos come back only when nothing unseen is left.
+3. Rank (ranking.py): the videos' shrunk outcome rates with a Thompson sample of the long-view
+   rate (so a new video's uncertainty buys it impressions until its audience has answered),
+   times the viewer's lifts for the hashtags (also sampled: a new viewer sees a spread of
+   topics that narrows as they react), the creator and the language.
+4. Re-rank greedily: no creator twice in any 4 consecutive items (across pages), a penalty for
+   repeating a hashtag within 4, at most `explore_share` of the page for exploring videos.
+
+Everything is read from the database at request time, so every web process serves the same
+feed, and an event written a moment ago shapes the next page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+import numpy as np
+import orjson
+from sqlalchemy import Select, desc, func, select
+from sqlalchemy.orm import Session
+
+from molodets.accounts.models import User
+from molodets.errors import Problem
+from molodets.events.models import ViewMark
+from molodets.events.service import DAY_MS
+from molodets.feed import online
+from molodets.feed.models import CoEngagement, VideoStats, VideoTag, ViewerProfile
+from molodets.feed.ranking import PRIOR_IMPRESSIONS, PRIORS, RankWeights, base_value, duration_bucket
+from molodets.pagination import Page
+from molodets.social import service as social
+from molodets.videos.models import Video, VideoStatus, Visibility
+
+SEEN_DAYS = 30  # a video the viewer played within this many days is not offered again
+SESSION_MEMORY = 60  # ids of this session's latest served videos, carried in the cursor
+NEWEST_LIMIT = 100
+TRENDING_LIMIT = 150
+STRONG_LIMIT = 150
+TOP_TAGS = 4
+TAG_LIMIT = 40
+PAIR_SEEDS = 5
+PAIR_LIMIT = 30
+FOLLOWED_LIMIT = 40
+EXPLORE_IMPRESSIONS = 50  # below this, a video younger than EXPLORE_DAYS is still being explored
+EXPLORE_DAYS = 3
+CREATOR_GAP = 3  # a creator appears at most once in any CREATOR_GAP + 1 consecutive items
+TOPIC_WINDOW = 4
+INTEREST_PRIOR = 0.15  # a viewer's positive reactions per exposure to an average hashtag
+INTEREST_STRENGTH = 2.0
+CREATOR_STRENGTH = 3.0
+QUANTILE_TTL_SECONDS = 60.0
+_MAX_CURSOR_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class ViewerRef:
+    """Who is asking: `key` as in watch events ("u<id>" or "a<guest id>")."""
+
+    key: str
+    user: User | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    author_id: int
+    tags: tuple[str, ...]
+    language: str | None
+    duration_ms: int
+    published_ms: int
+
+
+def build_page(
+    session: Session,
+    *,
+    viewer: ViewerRef,
+    cursor: str | None = None,
+    limit: int = 10,
+    now_ms: int | None = None,
+    weights: RankWeights | None = None,
+    exclude: Collection[int] = (),
+    rng: np.random.Generator | None = None,
+) -> Page[Video]:
+    """One page of For You. `next_cursor` is null once nothing is left to show (the player then
+    starts again); `exclude` lets a caller hold back more ids."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    weights = weights or RankWeights()
+    rng = rng or np.random.default_rng()
+    served, recent_creators = decode_cursor(cursor)
+    profile = _profile(session, viewer.key, now_ms)
+    pool = _candidate_ids(session, viewer, profile) - set(served) - set(exclude)
+    candidates = _visible(session, pool, viewer)
+    seen = _seen(session, viewer.key, [candidate.id for candidate in candidates])
+    unseen = [candidate for candidate in candidates if candidate.id not in seen]
+    chosen: list[_Candidate] = []
+    if unseen:
+        values, exploring = _values(session, unseen, viewer, profile, weights, now_ms, rng)
+        chosen = _rerank(unseen, values, exploring, limit, weights, recent_creators)
+    if len(chosen) < limit:  # the viewer has seen all we found: the best of it again, not nothing
+        again = [candidate for candidate in candidates if candidate.id in seen]
+        if again:
+            values, exploring = _values(session, again, viewer, profile, weights, now_ms, rng)
+            chosen += _rerank(again, values, np.zeros_like(exploring), limit - len(chosen), weights, [])
+    by_id = {
+        video.id: video
+        for video in session.scalars(select(Video).where(Video.id.in_([c.id for c in chosen])))
+    }
+    items = [by_id[candidate.id] for candidate in chosen if candidate.id in by_id]
+    if len(items) < limit:  # everything there is has been served
+        return Page(items=items, next_cursor=None)
+    creators = [*recent_creators, *(candidate.author_id for candidate in chosen)][-CREATOR_GAP:]
+    return Page(items=items, next_cursor=encode_cursor([*served, *(video.id for video in items)], creators))
+
+
+def encode_cursor(served: list[int], creators: list[int]) -> str:
+    payload = orjson.dumps({"s": served[-SESSION_MEMORY:], "c": creators[-CREATOR_GAP:]})
+    return base64.urlsafe_b64encode(payload).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str | None) -> tuple[list[int], list[int]]:
+    """This session's served ids and latest creators; 400 `invalid_cursor` for anything else."""
+    if not cursor:
+        return [], []
+    invalid = Problem(400, "invalid_cursor", "The cursor is invalid; start again from the first page.")
+    if len(cursor) > _MAX_CURSOR_LENGTH:
+        raise invalid
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise invalid from None
+    if not isinstance(value, dict):
+        raise invalid
+    served, creators = value.get("s"), value.get("c")
+    if not (_id_list(served) and _id_list(creators)):
+        raise invalid
+    return served[-SESSION_MEMORY:], creators[-CREATOR_GAP:]
+
+
+def _id_list(value: object) -> TypeGuard[list[int]]:
+    return isinstance(value, list) and all(type(item) is int and 0 < item < 2**63 for item in value)
+
+
+def _profile(session: Session, key: str, now_ms: int) -> dict[str, Any]:
+    row = session.execute(
+        select(ViewerProfile.state, ViewerProfile.updated_ms).where(ViewerProfile.viewer == key)
+    ).first()
+    if row is None:
+        return {}
+    return online.decayed(dict(row.state), since_ms=row.updated_ms, now_ms=now_ms)
+
+
+def _ids(session: Session, statement: Select[Any]) -> set[int]:
+    return set(session.scalars(statement))
+
+
+def _candidate_ids(session: Session, viewer: ViewerRef, profile: dict[str, Any]) -> set[int]:
+    public = (Video.status == VideoStatus.READY.value, Video.visibility == Visibility.PUBLIC.value)
+    pool = _ids(session, select(Video.id).where(*public).order_by(Video.id.desc()).limit(NEWEST_LIMIT))
+    pool |= _ids(session, select(VideoStats.video_id).order_by(VideoStats.trend.desc()).limit(TRENDING_LIMIT))
+    pool |= _ids(session, select(VideoStats.video_id).order_by(VideoStats.quality.desc()).limit(STRONG_LIMIT))
+    for tag in _top_tags(profile):
+        best = (
+            select(VideoTag.video_id)
+            .join(VideoStats, VideoStats.video_id == VideoTag.video_id, isouter=True)
+            .where(VideoTag.tag == tag)
+            .order_by(desc(func.coalesce(VideoStats.quality, 1.0)))
+            .limit(TAG_LIMIT)
+        )
+        newest = select(VideoTag.video_id).where(VideoTag.tag == tag).order_by(VideoTag.video_id.desc())
+        pool |= _ids(session, best) | _ids(session, newest.limit(TAG_LIMIT // 2))
+    for seed in profile.get("r", [])[-PAIR_SEEDS:]:
+        pool |= _ids(
+            session,
+            select(CoEngagement.neighbour_id)
+            .where(CoEngagement.video_id == seed)
+            .order_by(CoEngagement.weight.desc())
+            .limit(PAIR_LIMIT),
+        )
+    if viewer.user is not None:
+        followed = select(Video.id).where(
+            *public, Video.author_id.in_(social.followee_ids(viewer_id=viewer.user.id))
+        )
+        pool |= _ids(session, followed.order_by(Video.id.desc()).limit(FOLLOWED_LIMIT))
+    return pool
+
+
+def _top_tags(profile: dict[str, Any]) -> list[str]:
+    tags = profile.get("t", {})
+    lift = {
+        tag: (positive + INTEREST_STRENGTH * INTEREST_PRIOR) / (exposure + INTEREST_STRENGTH)
+        for tag, (exposure, positive) in tags.items()
+        if positive > 0
+    }
+    return sorted(lift, key=lambda tag: -lift[tag])[:TOP_TAGS]
+
+
+def _visible(session: Session, pool: set[int], viewer: ViewerRef) -> list[_Candidate]:
+    if not pool:
+        return []
+    statement = select(
+        Video.id, Video.author_id, Video.hashtags, Video.language, Video.duration_ms, Video.published_at
+    ).where(
+        Video.id.in_(pool),
+        Video.status == VideoStatus.READY.value,
+        Video.visibility == Visibility.PUBLIC.value,
+        social.public_authors(Video.author_id),
+    )
+    hidden = social.hidden_author_ids(session, viewer=viewer.user)
+    if hidden:
+        statement = statement.where(Video.author_id.not_in(hidden))
+    return [
+        _Candidate(
+            id=row.id,
+            author_id=row.author_id,
+            tags=tuple(row.hashtags or ()),
+            language=row.language,
+            duration_ms=row.duration_ms or 0,
+            published_ms=int(row.published_at.timestamp() * 1000) if row.published_at else 0,
+        )
+        for row in session.execute(statement)
+    ]
+
+
+def _seen(session: Session, key: str, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    return set(
+        session.scalars(select(ViewMark.video_id).where(ViewMark.viewer == key, ViewMark.video_id.in_(ids)))
+    )
+
+
+def _values(
+    session: Session,
+    candidates: list[_Candidate],
+    viewer: ViewerRef,
+    profile: dict[str, Any],
+    weights: RankWeights,
+    now_ms: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted value per impression of each candidate for this viewer, and which are still
+    being explored."""
+    ids = [candidate.id for candidate in candidates]
+    stats = online.counters_of(session.scalars(select(VideoStats).where(VideoStats.video_id.in_(ids))))
+    empty = dict.fromkeys((*PRIORS, "impressions", "watch_ms"), 0.0)
+    rows = [stats.get(video_id, empty) for video_id in ids]
+    counts = {
+        name: np.array([row[name] for row in rows], dtype=np.float64) for name in (*PRIORS, "impressions")
+    }
+    impressions = counts["impressions"]
+    mean_watch = np.array([row["watch_ms"] for row in rows]) / np.maximum(impressions, 1)
+    quantile = _watch_quantiles(session, candidates, mean_watch)
+    watch_quantile = (quantile * impressions + 0.5 * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
+    prior = PRIORS["long"] * PRIOR_IMPRESSIONS
+    long_rate = rng.beta(
+        counts["long"] + prior, np.maximum(impressions - counts["long"], 0) + PRIOR_IMPRESSIONS - prior
+    )
+    value = base_value(counts, weights=weights, watch_quantile=watch_quantile, long_rate=long_rate)
+    value *= _interest_lifts(candidates, profile, rng) ** weights.interest
+    value *= _creator_lifts(candidates, profile) ** weights.creator
+    if viewer.language:
+        mismatch = np.array([c.language is not None and c.language != viewer.language for c in candidates])
+        value *= np.where(mismatch, weights.language_mismatch, 1.0)
+    if viewer.user is not None:
+        followed = set(social.followee_id_list(session, viewer_id=viewer.user.id, at_most=5000))
+        value *= np.array([weights.followed_creator if c.author_id in followed else 1.0 for c in candidates])
+    young = np.array([now_ms - c.published_ms < EXPLORE_DAYS * DAY_MS for c in candidates])
+    exploring = young & (impressions < EXPLORE_IMPRESSIONS)
+    return value, exploring
+
+
+def _interest_lifts(
+    candidates: list[_Candidate], profile: dict[str, Any], rng: np.random.Generator
+) -> np.ndarray:
+    """Thompson samples of the viewer's positive rate on each candidate's hashtags, over the
+    prior rate: unknown hashtags draw widely (exploration), known ones near their mean."""
+    tags = profile.get("t", {})
+    lifts = np.ones(len(candidates))
+    for index, candidate in enumerate(candidates):
+        known = [tags.get(tag, (0.0, 0.0)) for tag in candidate.tags]
+        if not known:
+            continue
+        exposure = sum(pair[0] for pair in known) / len(known)
+        positive = min(sum(pair[1] for pair in known) / len(known), exposure + 1.0)
+        draw = rng.beta(
+            positive + INTEREST_STRENGTH * INTEREST_PRIOR,
+            max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - INTEREST_PRIOR),
+        )
+        lifts[index] = draw / INTEREST_PRIOR
+    return np.clip(lifts, 0.05, 6.0)
+
+
+def _creator_lifts(candidates: list[_Candidate], profile: dict[str, Any]) -> np.ndarray:
+    creators = profile.get("c", {})
+    lifts = np.ones(len(candidates))
+    for index, candidate in enumerate(candidates):
+        exposure, positive = creators.get(str(candidate.author_id), (0.0, 0.0))
+        if exposure or positive:
+            rate = (positive + CREATOR_STRENGTH * INTEREST_PRIOR) / (exposure + positive + CREATOR_STRENGTH)
+            lifts[index] = rate / INTEREST_PRIOR
+    return np.clip(lifts, 0.05, 4.0)
+
+
+def _rerank(
+    candidates: list[_Candidate],
+    values: np.ndarray,
+    exploring: np.ndarray,
+    limit: int,
+    weights: RankWeights,
+    recent_creators: list[int],
+) -> list[_Candidate]:
+    """Greedy: the best remaining item that keeps the creator gap and the exploration cap, its
+    value lowered for each recent item of the same hashtag. Rules relax rather than leave the
+    page short."""
+    order = [int(index) for index in np.argsort(-values, kind="stable")]
+    creators: deque[int] = deque(recent_creators[-CREATOR_GAP:], maxlen=CREATOR_GAP)
+    topics: deque[tuple[str, ...]] = deque(maxlen=TOPIC_WINDOW)
+    explore_left = max(1, round(limit * weights.explore_share))
+    picked: list[_Candidate] = []
+    taken: set[int] = set()
+    for strict in (True, False):
+        while len(picked) < limit:
+            best, best_value = -1, -1.0
+            for index in order:
+                if values[index] <= best_value:
+                    break  # sorted: nothing further can beat the best penalised value
+                if index in taken:
+                    continue
+                candidate = candidates[index]
+                if strict and (candidate.author_id in creators or (exploring[index] and explore_left <= 0)):
+                    continue
+                repeats = sum(1 for recent in topics if set(recent) & set(candidate.tags))
+                value = float(values[index]) * weights.same_topic_penalty**repeats
+                if value > best_value:
+                    best, best_value = index, value
+            if best < 0:
+                break
+            taken.add(best)
+            picked.append(candidates[best])
+            creators.append(candidates[best].author_id)
+            topics.append(candidates[best].tags)
+            explore_left -= int(exploring[best])
+    return picked
+
+
+_quantile_cache: dict[str, tuple[float, dict[int, np.ndarray]]] = {}
+
+
+def _watch_quantiles(session: Session, candidates: list[_Candidate], mean_watch: np.ndarray) -> np.ndarray:
+    """Where each candidate's mean watch time per impression falls among videos of its duration
+    bucket (0..1). The buckets' distributions are read at most once a minute per process."""
+    key = str(session.get_bind().engine.url)
+    cached = _quantile_cache.get(key)
+    if cached is None or cached[0] < time.monotonic():
+        rows = session.execute(
+            select(VideoStats.duration_ms, VideoStats.watch_ms, VideoStats.impressions)
+            .where(VideoStats.impressions >= PRIOR_IMPRESSIONS)
+            .order_by(VideoStats.trend.desc())
+            .limit(20_000)
+        ).all()
+        by_bucket: dict[int, list[float]] = {}
+        for duration, watch, impressions in rows:
+            by_bucket.setdefault(duration_bucket(duration), []).append(watch / impressions)
+        points = np.linspace(0, 1, 21)
+        cached = (
+            time.monotonic() + QUANTILE_TTL_SECONDS,
+            {
+                bucket: np.quantile(np.array(means), points)
+                for bucket, means in by_bucket.items()
+                if len(means) >= 10
+            },
+        )
+        _quantile_cache[key] = cached
+    levels = cached[1]
+    points = np.linspace(0, 1, 21)
+    result = np.full(len(candidates), 0.5)
+    for index, candidate in enumerate(candidates):
+        reference = levels.get(duration_bucket(candidate.duration_ms))
+        if reference is not None:
+            result[index] = float(np.interp(mean_watch[index], reference, points))
+    return result
