@@ -38,7 +38,7 @@ PAIR_WINDOW = 5  # a positive pairs with this many of the viewer's previous posi
 _TREND_WEIGHT = {"long": 1.0, "complete": 0.5, "like": 2.0, "share": 3.0, "follow": 3.0}
 _INTEREST = {"long": 1.0, "complete": 0.5, "like": 1.0, "share": 1.5, "follow": 1.5, "replay": 0.3}
 _SKIP_EXPOSURE = 0.5  # a skip counts as this much extra exposure with nothing gained
-_HATE_EXPOSURE = {"t": 4.0, "c": 6.0}
+_HATE_EXPOSURE = {"t": 4.0, "c": 30.0}  # "not interested": that creator mostly goes
 _COUNTERS = ("impressions", "long_views", "completes", "skips", "likes", "shares", "follows", "hates")
 
 

@@ -44,6 +44,7 @@ class RankWeights:
     interest: float = 1.5  # exponent on the viewer's lift for the video's hashtags
     creator: float = 1.0  # exponent on the viewer's lift for the creator
     language_mismatch: float = 0.6  # factor when the video's language is not the viewer's
+    neighbour: float = 1.0  # boost for co-engagement neighbours of the viewer's recent positives
     followed_creator: float = 1.3  # factor for creators the viewer follows
     explore_share: float = 0.2  # at most this share of a page goes to videos still being explored
     same_topic_penalty: float = 0.6  # factor per earlier item of the same hashtag in the last 4

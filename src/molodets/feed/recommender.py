@@ -53,6 +53,7 @@ TOP_TAGS = 4
 TAG_LIMIT = 40
 PAIR_SEEDS = 5
 PAIR_LIMIT = 30
+PAIR_SATURATION = 3.0  # co-engagement weight at which the neighbour boost is full
 FOLLOWED_LIMIT = 40
 EXPLORE_IMPRESSIONS = 50  # below this, a video younger than EXPLORE_DAYS is still being explored
 EXPLORE_DAYS = 3
@@ -102,18 +103,19 @@ def build_page(
     rng = rng or np.random.default_rng()
     served, recent_creators = decode_cursor(cursor)
     profile = _profile(session, viewer.key, now_ms)
-    pool = _candidate_ids(session, viewer, profile) - set(served) - set(exclude)
+    pool, neighbours = _candidate_ids(session, viewer, profile)
+    pool -= set(served) | set(exclude)
     candidates = _visible(session, pool, viewer)
     seen = _seen(session, viewer.key, [candidate.id for candidate in candidates])
     unseen = [candidate for candidate in candidates if candidate.id not in seen]
     chosen: list[_Candidate] = []
     if unseen:
-        values, exploring = _values(session, unseen, viewer, profile, weights, now_ms, rng)
+        values, exploring = _values(session, unseen, viewer, profile, neighbours, weights, now_ms, rng)
         chosen = _rerank(unseen, values, exploring, limit, weights, recent_creators)
     if len(chosen) < limit:  # the viewer has seen all we found: the best of it again, not nothing
         again = [candidate for candidate in candidates if candidate.id in seen]
         if again:
-            values, exploring = _values(session, again, viewer, profile, weights, now_ms, rng)
+            values, exploring = _values(session, again, viewer, profile, neighbours, weights, now_ms, rng)
             chosen += _rerank(again, values, np.zeros_like(exploring), limit - len(chosen), weights, [])
     by_id = {
         video.id: video
@@ -167,7 +169,11 @@ def _ids(session: Session, statement: Select[Any]) -> set[int]:
     return set(session.scalars(statement))
 
 
-def _candidate_ids(session: Session, viewer: ViewerRef, profile: dict[str, Any]) -> set[int]:
+def _candidate_ids(
+    session: Session, viewer: ViewerRef, profile: dict[str, Any]
+) -> tuple[set[int], dict[int, float]]:
+    """Candidate ids, and the co-engagement weight of those that neighbour the viewer's
+    recent positives."""
     public = (Video.status == VideoStatus.READY.value, Video.visibility == Visibility.PUBLIC.value)
     pool = _ids(session, select(Video.id).where(*public).order_by(Video.id.desc()).limit(NEWEST_LIMIT))
     pool |= _ids(session, select(VideoStats.video_id).order_by(VideoStats.trend.desc()).limit(TRENDING_LIMIT))
@@ -182,20 +188,23 @@ def _candidate_ids(session: Session, viewer: ViewerRef, profile: dict[str, Any])
         )
         newest = select(VideoTag.video_id).where(VideoTag.tag == tag).order_by(VideoTag.video_id.desc())
         pool |= _ids(session, best) | _ids(session, newest.limit(TAG_LIMIT // 2))
+    neighbours: dict[int, float] = {}
     for seed in profile.get("r", [])[-PAIR_SEEDS:]:
-        pool |= _ids(
-            session,
-            select(CoEngagement.neighbour_id)
+        pairs = session.execute(
+            select(CoEngagement.neighbour_id, CoEngagement.weight)
             .where(CoEngagement.video_id == seed)
             .order_by(CoEngagement.weight.desc())
-            .limit(PAIR_LIMIT),
+            .limit(PAIR_LIMIT)
         )
+        for neighbour_id, weight in pairs:
+            neighbours[neighbour_id] = neighbours.get(neighbour_id, 0.0) + weight
+    pool |= set(neighbours)
     if viewer.user is not None:
         followed = select(Video.id).where(
             *public, Video.author_id.in_(social.followee_ids(viewer_id=viewer.user.id))
         )
         pool |= _ids(session, followed.order_by(Video.id.desc()).limit(FOLLOWED_LIMIT))
-    return pool
+    return pool, neighbours
 
 
 def _top_tags(profile: dict[str, Any]) -> list[str]:
@@ -248,6 +257,7 @@ def _values(
     candidates: list[_Candidate],
     viewer: ViewerRef,
     profile: dict[str, Any],
+    neighbours: dict[int, float],
     weights: RankWeights,
     now_ms: int,
     rng: np.random.Generator,
@@ -272,6 +282,8 @@ def _values(
     value = base_value(counts, weights=weights, watch_quantile=watch_quantile, long_rate=long_rate)
     value *= _interest_lifts(candidates, profile, rng) ** weights.interest
     value *= _creator_lifts(candidates, profile) ** weights.creator
+    pair_weight = np.array([neighbours.get(video_id, 0.0) for video_id in ids])
+    value *= 1 + weights.neighbour * np.minimum(pair_weight / PAIR_SATURATION, 1.0)
     if viewer.language:
         mismatch = np.array([c.language is not None and c.language != viewer.language for c in candidates])
         value *= np.where(mismatch, weights.language_mismatch, 1.0)
@@ -286,21 +298,24 @@ def _values(
 def _interest_lifts(
     candidates: list[_Candidate], profile: dict[str, Any], rng: np.random.Generator
 ) -> np.ndarray:
-    """Thompson samples of the viewer's positive rate on each candidate's hashtags, over the
-    prior rate: unknown hashtags draw widely (exploration), known ones near their mean."""
+    """The viewer's positive rate on each candidate's hashtags over the prior rate, from one
+    Thompson draw per hashtag: an unknown hashtag may draw high (the viewer is offered a
+    spread of topics), a known one draws near what they did with it."""
     tags = profile.get("t", {})
+    draws: dict[str, float] = {}
     lifts = np.ones(len(candidates))
     for index, candidate in enumerate(candidates):
-        known = [tags.get(tag, (0.0, 0.0)) for tag in candidate.tags]
-        if not known:
+        if not candidate.tags:
             continue
-        exposure = sum(pair[0] for pair in known) / len(known)
-        positive = min(sum(pair[1] for pair in known) / len(known), exposure + 1.0)
-        draw = rng.beta(
-            positive + INTEREST_STRENGTH * INTEREST_PRIOR,
-            max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - INTEREST_PRIOR),
-        )
-        lifts[index] = draw / INTEREST_PRIOR
+        for tag in candidate.tags:
+            if tag not in draws:
+                exposure, positive = tags.get(tag, (0.0, 0.0))
+                positive = min(positive, exposure + 1.0)
+                draws[tag] = rng.beta(
+                    positive + INTEREST_STRENGTH * INTEREST_PRIOR,
+                    max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - INTEREST_PRIOR),
+                )
+        lifts[index] = sum(draws[tag] for tag in candidate.tags) / len(candidate.tags) / INTEREST_PRIOR
     return np.clip(lifts, 0.05, 6.0)
 
 
@@ -323,38 +338,71 @@ def _rerank(
     weights: RankWeights,
     recent_creators: list[int],
 ) -> list[_Candidate]:
-    """Greedy: the best remaining item that keeps the creator gap and the exploration cap, its
-    value lowered for each recent item of the same hashtag. Rules relax rather than leave the
-    page short."""
+    """Greedy: each slot takes the best remaining item, its value lowered for each recent item
+    of the same hashtag, keeping the creator gap. Every `1 / explore_share`-th slot goes to the
+    best video still being explored (a fair first audience for each upload) and no other slot
+    may take one (the cost of exploring stays bounded). Rules relax rather than leave the page
+    short: first the exploration rule, then the creator gap."""
     order = [int(index) for index in np.argsort(-values, kind="stable")]
     creators: deque[int] = deque(recent_creators[-CREATOR_GAP:], maxlen=CREATOR_GAP)
     topics: deque[tuple[str, ...]] = deque(maxlen=TOPIC_WINDOW)
-    explore_left = max(1, round(limit * weights.explore_share))
+    explore_every = max(2, round(1 / weights.explore_share)) if weights.explore_share > 0 else 0
     picked: list[_Candidate] = []
     taken: set[int] = set()
-    for strict in (True, False):
-        while len(picked) < limit:
-            best, best_value = -1, -1.0
-            for index in order:
-                if values[index] <= best_value:
-                    break  # sorted: nothing further can beat the best penalised value
-                if index in taken:
-                    continue
-                candidate = candidates[index]
-                if strict and (candidate.author_id in creators or (exploring[index] and explore_left <= 0)):
-                    continue
-                repeats = sum(1 for recent in topics if set(recent) & set(candidate.tags))
-                value = float(values[index]) * weights.same_topic_penalty**repeats
-                if value > best_value:
-                    best, best_value = index, value
-            if best < 0:
+    while len(picked) < limit:
+        explore_slot = bool(explore_every) and len(picked) % explore_every == 1
+        best = -1
+        for keep_gap, explore_rule in ((True, True), (True, False), (False, False)):
+            best = _best(
+                order,
+                values,
+                candidates,
+                taken,
+                creators if keep_gap else (),
+                topics,
+                weights,
+                wanted=(explore_slot if explore_rule else None),
+                exploring=exploring,
+            )
+            if best >= 0:
                 break
-            taken.add(best)
-            picked.append(candidates[best])
-            creators.append(candidates[best].author_id)
-            topics.append(candidates[best].tags)
-            explore_left -= int(exploring[best])
+        if best < 0:
+            break
+        taken.add(best)
+        picked.append(candidates[best])
+        creators.append(candidates[best].author_id)
+        topics.append(candidates[best].tags)
     return picked
+
+
+def _best(
+    order: list[int],
+    values: np.ndarray,
+    candidates: list[_Candidate],
+    taken: set[int],
+    creators: Collection[int],
+    topics: Collection[tuple[str, ...]],
+    weights: RankWeights,
+    *,
+    wanted: bool | None,
+    exploring: np.ndarray,
+) -> int:
+    """The index of the best eligible candidate (-1 if none); `wanted` True takes only
+    exploring ones, False none of them, None either."""
+    best, best_value = -1, -1.0
+    for index in order:
+        if values[index] <= best_value:
+            break  # sorted: nothing further can beat the best penalised value
+        candidate = candidates[index]
+        if index in taken or candidate.author_id in creators:
+            continue
+        if wanted is not None and bool(exploring[index]) != wanted:
+            continue
+        repeats = sum(1 for recent in topics if set(recent) & set(candidate.tags))
+        value = float(values[index]) * weights.same_topic_penalty**repeats
+        if value > best_value:
+            best, best_value = index, value
+    return best
 
 
 _quantile_cache: dict[str, tuple[float, dict[int, np.ndarray]]] = {}

@@ -1,0 +1,254 @@
+"""The For You recommender: what events teach it (online.learn), and what a page then holds:
+more of what the viewer watched to the end, none of what they turned away, no repeats, no
+creator twice in a row, new uploads given a first audience, and learning that shows on the
+very next page through the HTTP API."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from molodets.accounts.models import User
+from molodets.events import service as events
+from molodets.events.schemas import EventIn
+from molodets.feed.models import CoEngagement, VideoStats, ViewerProfile
+from molodets.feed.recommender import ViewerRef, build_page, decode_cursor
+from molodets.runtime import Runtime
+from molodets.videos.models import Video
+from tests.factories.accounts import bearer, make_user
+from tests.factories.videos import make_ready_video
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def record(db: Session, viewer: str, *happened: tuple[str, Video, dict[str, Any]]) -> None:
+    """Store events as the event writer does (validated, appended, learned from) and commit."""
+    batch = [
+        EventIn(type=kind, video_id=str(video.id), ts=now_ms(), **extra) for kind, video, extra in happened
+    ]
+    found = events.durations(db, [event.video_id for event in batch])
+    result, rows = events.validate(batch, durations=found, now_ms=now_ms(), viewer=viewer)
+    assert not result.dropped, result.dropped
+    events.write(db, rows)
+    db.commit()
+
+
+def watched(video: Video, ms: int) -> list[tuple[str, Video, dict[str, Any]]]:
+    return [("impression", video, {}), ("play", video, {}), ("progress", video, {"watched_ms": ms})]
+
+
+def page_ids(
+    db: Session, viewer: ViewerRef, *, limit: int = 10, seed: int = 1, cursor: str | None = None
+) -> list[int]:
+    page = build_page(db, viewer=viewer, limit=limit, cursor=cursor, rng=np.random.default_rng(seed))
+    return [video.id for video in page.items]
+
+
+@pytest.fixture
+def creators(db: Session) -> list[User]:
+    return [make_user(db, username=f"creator{n}") for n in range(8)]
+
+
+def test_events_update_the_video_stats_once_per_viewing(db: Session, creators: list[User]) -> None:
+    video = make_ready_video(db, creators[0], caption="#cats", duration_ms=30_000)
+    # Watch time arrives as "watched so far" in several events: growth counts, the long view once.
+    record(db, "u1", *watched(video, 10_000), ("progress", video, {"watched_ms": 25_000}))
+    record(db, "u1", ("progress", video, {"watched_ms": 30_000}), ("complete", video, {"watched_ms": 30_000}))
+    record(db, "u2", *watched(video, 2_000), ("skip", video, {"watched_ms": 2_000}), ("like", video, {}))
+    stats = db.get(VideoStats, video.id)
+    assert stats is not None
+    counters = (
+        stats.impressions,
+        stats.long_views,
+        stats.completes,
+        stats.skips,
+        stats.likes,
+        stats.watch_ms,
+    )
+    assert counters == (2, 1, 1, 1, 1, 32_000)
+    assert stats.trend > 0  # engagement decayed to the trend epoch, in log space
+    profile = db.get(ViewerProfile, "u1")
+    assert profile is not None
+    exposure, positive = profile.state["t"]["cats"]
+    assert exposure == pytest.approx(1.0)
+    assert positive == pytest.approx(1.5)  # the long view and the completion
+
+
+def test_a_viewer_gets_more_of_what_they_watch_and_less_of_what_they_skip(
+    db: Session, creators: list[User]
+) -> None:
+    cats = [
+        make_ready_video(db, creators[n % 4], caption=f"cat {n} #cats", duration_ms=20_000) for n in range(12)
+    ]
+    dogs = [
+        make_ready_video(db, creators[4 + n % 4], caption=f"dog {n} #dogs", duration_ms=20_000)
+        for n in range(12)
+    ]
+    viewer = ViewerRef(key="aguest")
+    for video in cats[:3]:
+        record(db, "aguest", *watched(video, 20_000), ("complete", video, {}))
+    for video in dogs[:3]:
+        record(db, "aguest", *watched(video, 900), ("skip", video, {"watched_ms": 900}))
+    cat_ids, dog_ids = {v.id for v in cats}, {v.id for v in dogs}
+    cat_share = []
+    for seed in range(5):
+        ids = page_ids(db, viewer, limit=6, seed=seed)
+        assert not set(ids) & {v.id for v in cats[:3] + dogs[:3]}  # played: not offered again
+        cat_share.append(sum(1 for i in ids if i in cat_ids) / len(ids))
+        assert all(i in cat_ids | dog_ids for i in ids)
+    assert np.mean(cat_share) >= 0.75, cat_share
+
+
+def test_not_interested_removes_the_creator(db: Session, creators: list[User]) -> None:
+    pushy = [make_ready_video(db, creators[0], caption=f"#news {n}") for n in range(6)]
+    others = [make_ready_video(db, creators[1 + n % 6], caption=f"#news other {n}") for n in range(12)]
+    record(db, "u9", *watched(pushy[0], 1_000), ("not_interested", pushy[0], {}))
+    for seed in range(5):
+        ids = page_ids(db, ViewerRef(key="u9"), limit=8, seed=seed)
+        assert not {v.id for v in pushy} & set(ids[:6]), seed
+    assert len(others) == 12
+
+
+def test_pages_keep_creators_apart_and_never_repeat_in_a_session(db: Session, creators: list[User]) -> None:
+    made = [make_ready_video(db, creators[n % 5], caption=f"clip {n}") for n in range(25)]
+    by_id = {video.id: video.author_id for video in made}
+    viewer, cursor, served = ViewerRef(key="afresh"), None, []
+    for _ in range(2):
+        page = build_page(db, viewer=viewer, limit=10, cursor=cursor, rng=np.random.default_rng(3))
+        served += [video.id for video in page.items]
+        cursor = page.next_cursor
+    assert len(served) == len(set(served)) == 20
+    authors = [by_id[i] for i in served]
+    for start in range(len(authors) - 3):
+        assert len(set(authors[start : start + 4])) == 4, authors  # across the page boundary too
+    assert cursor is not None
+    assert decode_cursor(cursor)[0] == served
+
+
+def test_co_engagement_brings_what_similar_viewers_liked(db: Session, creators: list[User]) -> None:
+    first, second = make_ready_video(db, creators[0]), make_ready_video(db, creators[1])
+    filler = [make_ready_video(db, creators[2 + n % 6]) for n in range(150)]  # newest: a crowd
+    record(db, "u1", *watched(first, 3000), ("like", first, {}))
+    record(db, "u1", *watched(second, 3000), ("like", second, {}))
+    pairs = {(row.video_id, row.neighbour_id) for row in db.scalars(select(CoEngagement))}
+    assert pairs == {(first.id, second.id), (second.id, first.id)}
+    record(db, "u2", *watched(first, 3000), ("like", first, {}))
+    record(db, "u3", *watched(filler[0], 3000), ("like", filler[0], {}))
+    # u2 liked what u1 liked: u1's next like ranks high for u2; not for u3, who liked another.
+    places = {viewer: [] for viewer in ("u2", "u3")}
+    for seed in range(6):
+        for viewer, found in places.items():
+            ids = page_ids(db, ViewerRef(key=viewer), limit=60, seed=seed)
+            found.append(ids.index(second.id) if second.id in ids else 60)
+    assert np.mean(places["u2"]) <= 3 < np.mean(places["u3"]), places
+
+
+def test_a_new_upload_gets_a_share_of_established_viewers_pages(db: Session, creators: list[User]) -> None:
+    strong = [make_ready_video(db, creators[n % 6], caption="#sport") for n in range(30)]
+    for n, video in enumerate(strong):
+        for viewer in range(60):
+            record(db, f"a{n}x{viewer}", *watched(video, 20_000), ("complete", video, {}))
+    newcomer = make_ready_video(db, creators[7], caption="#sport new")
+    pages_with_it = sum(
+        newcomer.id in page_ids(db, ViewerRef(key=f"afan{seed}"), seed=seed) for seed in range(20)
+    )
+    assert pages_with_it >= 10
+
+
+def test_private_blocked_and_removed_videos_are_never_offered(db: Session, creators: list[User]) -> None:
+    viewer = make_user(db, username="viewer")
+    kept = make_ready_video(db, creators[0])
+    private_author = creators[1]
+    private_author.is_private = True
+    hidden = make_ready_video(db, private_author)
+    blocked = make_ready_video(db, creators[2])
+    from molodets.social.models import Block
+
+    db.add(Block(blocker_id=creators[2].id, blocked_id=viewer.id))
+    db.commit()
+    for video in (hidden, blocked):
+        record(db, "u77", *watched(video, 30_000), ("like", video, {}))  # popular elsewhere
+    ids = page_ids(db, ViewerRef(key=f"u{viewer.id}", user=viewer))
+    assert ids == [kept.id]
+
+
+@pytest.fixture
+def flushing_client(client: TestClient, runtime: Runtime) -> TestClient:
+    """Event posts return once the writer has stored (and learned from) them."""
+    post = client.post
+
+    def post_and_flush(url: str, **kwargs: Any) -> httpx.Response:
+        response = post(url, **kwargs)
+        assert runtime.events.flush()
+        return response
+
+    client.post = post_and_flush  # type: ignore[method-assign]
+    return client
+
+
+def test_what_a_viewer_just_did_changes_their_very_next_page(
+    flushing_client: TestClient, db: Session, creators: list[User]
+) -> None:
+    for n in range(10):
+        make_ready_video(db, creators[n % 4], caption=f"#cooking {n}", duration_ms=20_000)
+        make_ready_video(db, creators[4 + n % 4], caption=f"#gaming {n}", duration_ms=20_000)
+    headers = bearer(db, make_user(db, username="watcher"))
+    db.rollback()  # leave the database to the event writer
+    first = flushing_client.get("/api/v1/feed/for-you", params={"limit": 4}, headers=headers).json()
+    shown = {item["id"]: item["caption"] for item in first["items"]}
+    batch = []
+    for video_id, caption in shown.items():
+        if "#cooking" in caption:
+            batch += [
+                {"type": kind, "video_id": video_id, "ts": now_ms(), "watched_ms": 20_000}
+                for kind in ("impression", "play", "complete", "progress")
+            ]
+        else:
+            batch += [
+                {"type": kind, "video_id": video_id, "ts": now_ms(), "watched_ms": 500}
+                for kind in ("impression", "play", "skip")
+            ]
+            batch.append({"type": "not_interested", "video_id": video_id, "ts": now_ms()})
+    assert flushing_client.post("/api/v1/events", json={"events": batch}, headers=headers).status_code == 202
+    following = flushing_client.get(
+        "/api/v1/feed/for-you", params={"limit": 6, "cursor": first["next_cursor"]}, headers=headers
+    ).json()
+    captions = [item["caption"] for item in following["items"]]
+    assert not set(shown) & {item["id"] for item in following["items"]}
+    assert sum("#cooking" in caption for caption in captions) >= 5, captions
+
+
+def test_a_guest_has_a_feed_that_learns(
+    flushing_client: TestClient, db: Session, creators: list[User]
+) -> None:
+    video = make_ready_video(db, creators[0], caption="#music")
+    db.rollback()
+    response = flushing_client.get("/api/v1/feed/for-you")
+    assert response.status_code == 200
+    assert "molodets_guest" in response.cookies
+    body = {"events": [{"type": "like", "video_id": str(video.id), "ts": now_ms()}]}
+    assert flushing_client.post("/api/v1/events", json=body).status_code == 202
+    guest = response.cookies["molodets_guest"]
+    profile = db.get(ViewerProfile, f"a{guest}")
+    assert profile is not None
+    assert profile.state["t"]["music"][1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["nonsense!", "e30", "eyJzIjpbMV0sImMiOiJ4In0", "W10", "eyJzIjpbLTFdLCJjIjpbXX0"],
+    ids=["not base64", "empty object", "creators not a list", "a list", "negative id"],
+)
+def test_a_foreign_cursor_is_a_problem(client: TestClient, cursor: str) -> None:
+    response = client.get("/api/v1/feed/for-you", params={"cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_cursor"
