@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 log = structlog.get_logger(__name__)
@@ -128,6 +129,12 @@ def install_error_handlers(app: FastAPI, *, render_page: PageRenderer | None = N
         detail = "The service is busy or briefly unavailable; try again in a few seconds."
         return await respond(request, 503, "unavailable", detail, {"Retry-After": "5"})
 
+    async def handle_disconnect(request: Request, exc: Exception) -> Response:
+        # The client left while its body was being read (a beacon as a page closes): nobody is
+        # there to answer, and nothing was half-done.
+        log.info("client_disconnected", path=request.url.path)
+        return problem_response(400, "client_disconnected", "The client closed the connection mid-request.")
+
     async def handle_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path, exc_info=exc)
         detail = "Something went wrong on our side; it has been logged."
@@ -140,4 +147,5 @@ def install_error_handlers(app: FastAPI, *, render_page: PageRenderer | None = N
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)
     app.add_exception_handler(OperationalError, handle_database_down)
+    app.add_exception_handler(ClientDisconnect, handle_disconnect)
     app.add_exception_handler(Exception, handle_unexpected)

@@ -1,5 +1,6 @@
 """The player reports what the viewer watches: a guest plays a video and swipes on; when the page
-goes away the last events leave by beacon, and the server has counted the view."""
+goes away the last events leave by beacon, and the server has counted the view. What they
+watch shapes the next page the player fetches."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
+from tests.browser.support import api_as, upload_videos
 from tests.browser.test_live_notifications import publish
 from tests.factories.accounts import DEFAULT_PASSWORD
 from tests.mediaclips import make_clip
@@ -43,3 +45,62 @@ def test_watching_sends_events_and_counts_the_view(page: Page, live_server: str,
     while views(live_server, video_id) != 1:
         assert time.monotonic() < deadline, "no view counted: the beacon did not arrive"
         time.sleep(0.1)
+
+
+def test_watching_a_video_to_the_end_changes_the_next_page(
+    page: Page, live_server: str, tmp_path: Path
+) -> None:
+    """A guest watches a #котики clip to its end and swipes on: the page the player fetches next
+    leads with #котики, where a fresh guest asking for the same page gets a mix. (Four creators
+    a topic: the re-ranker keeps a creator to one of any four consecutive items.)"""
+    clip = tmp_path / "pets.mp4"
+    make_clip(clip, width=360, height=640, seconds=1.5, fps=24)
+    made: dict[str, list[str]] = {"котики": [], "собаки": []}
+    for n in range(8):
+        tag = "котики" if n < 4 else "собаки"
+        author = f"pets_author{n}"
+        account = {"username": author, "password": DEFAULT_PASSWORD}
+        assert httpx.post(f"{live_server}/api/v1/accounts", json=account).status_code == 201
+        with api_as(live_server, author) as api:
+            made[tag] += upload_videos(api, clip, [{"caption": f"{k} #{tag}"} for k in range(2)])
+    cats, dogs = set(made["котики"]), set(made["собаки"])
+
+    page.goto(f"/@pets_author0/video/{made['котики'][0]}")
+    page.wait_for_function(
+        """() => {
+          const v = document.querySelector('[data-slide][data-active] video');
+          if (!v) return false;
+          if (!v.dataset.watchedLoop) {
+            v.dataset.watchedLoop = "0";
+            let last = 0;
+            v.addEventListener('timeupdate', () => {
+              if (v.currentTime + 0.3 < last) v.dataset.watchedLoop = "1";
+              last = v.currentTime;
+            });
+          }
+          return v.dataset.watchedLoop === "1";
+        }""",
+        timeout=15_000,
+    )
+    # The player asks for its next page four slides before the end of the six it holds.
+    with page.expect_response(lambda response: "/api/v1/feed/for-you" in response.url) as fetched:
+        for _ in range(2):
+            active = page.get_attribute("[data-slide][data-active]", "data-video-id")
+            page.keyboard.press("j")
+            page.wait_for_function(
+                "(id) => document.querySelector('[data-slide][data-active]').dataset.videoId !== id",
+                arg=active,
+            )
+    response = fetched.value
+
+    def cats_first(items: list[dict[str, str]]) -> float:
+        """Of the (#котики, #собаки) pairs on the page, the share where the cat comes first."""
+        pets = [item["id"] for item in items if item["id"] in cats | dogs]
+        pairs = [(a in cats) for i, a in enumerate(pets) for b in pets[i + 1 :] if (a in cats) != (b in cats)]
+        assert pairs, items
+        return sum(pairs) / len(pairs)
+
+    ours = cats_first(response.json()["items"])
+    fresh = [cats_first(httpx.get(response.url).json()["items"]) for _ in range(6)]  # new guests
+    assert ours >= 0.7, ours
+    assert ours > sum(fresh) / len(fresh), (ours, fresh)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import structlog
@@ -32,6 +33,7 @@ class EventSink:
         self._db = db
         self._weights = weights or RankWeights()
         self._pending: list[tuple[str, dict[str, object]]] = []
+        self._unwritten: Counter[str] = Counter()  # rows queued or being written, by viewer
         self._written = 0  # rows taken by the writer so far, for `flush`
         self._queued = 0
         self._lock = threading.Condition()
@@ -46,6 +48,7 @@ class EventSink:
         if rows:
             with self._lock:
                 self._pending.extend((viewer, row) for row in rows)
+                self._unwritten[viewer] += len(rows)
                 self._queued += len(rows)
                 self._start_writer()
                 if len(self._pending) >= FLUSH_ROWS:
@@ -64,6 +67,17 @@ class EventSink:
                     return False
                 self._lock.wait(timeout=0.01)
             return True
+
+    def settle(self, viewer: str, timeout: float = 0.25) -> None:
+        """Wait (briefly) until this viewer's queued events are written: the For You page they
+        ask for next must reflect what they just did."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if not self._unwritten[viewer]:
+                return
+            self._lock.notify_all()
+            while self._unwritten[viewer] and time.monotonic() < deadline:
+                self._lock.wait(timeout=0.01)
 
     def close(self) -> None:
         if not self.flush():
@@ -117,6 +131,8 @@ class EventSink:
             self._write(taken)
             with self._lock:
                 self._written += len(taken)
+                self._unwritten.subtract(viewer for viewer, _ in taken)
+                self._unwritten += Counter()  # drop the zeros
                 self._lock.notify_all()
 
     def _write(self, taken: list[tuple[str, dict[str, object]]]) -> None:

@@ -38,7 +38,9 @@ def for_you(
     else watched, never a video this session already had (the cursor remembers) or that the
     viewer played in the last 30 days while there are others. `next_cursor` is null only when
     nothing is left; the player then starts again from the top."""
-    page = queries.for_you(db, viewer=viewer_ref(request, response, viewer), cursor=cursor, limit=limit)
+    ref = viewer_ref(request, response, viewer)
+    runtime.events.settle(ref.key)  # what the player just reported shapes this page
+    page = queries.for_you(db, viewer=ref, cursor=cursor, limit=limit)
     return page_out(db, runtime.storage, page, viewer=viewer.user)
 
 

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from molodets.accounts.auth import Viewer, ViewerDep
 from molodets.accounts.models import User
 from molodets.errors import Problem
-from molodets.feed import queries
+from molodets.feed import queries, recommender
 from molodets.feed.api import viewer_ref
 from molodets.feed.captions import caption_parts
 from molodets.http import DbSession, RuntimeDep
@@ -105,9 +105,15 @@ def _player_context(
     }
 
 
-def _for_you(request: Request, viewer: Viewer, db: Session, cookies: Response) -> Page[Video]:
-    """For You's first page; a new guest's cookie goes on `cookies`, to copy to the page."""
-    return queries.for_you(db, viewer=viewer_ref(request, cookies, viewer), cursor=None, limit=FIRST_PAGE)
+def _for_you(
+    request: Request, viewer: Viewer, db: Session, cookies: Response, *, opened: Video | None = None
+) -> Page[Video]:
+    """For You's first page (after the `opened` video, which it leaves out); a new guest's
+    cookie goes on `cookies`, to copy to the page."""
+    ref = viewer_ref(request, cookies, viewer)
+    if opened is None:
+        return queries.for_you(db, viewer=ref, cursor=None, limit=FIRST_PAGE)
+    return recommender.build_page(db, viewer=ref, limit=FIRST_PAGE - 1, exclude=[opened.id])
 
 
 def _with_cookies(page: Response, cookies: Response) -> Response:
@@ -184,8 +190,7 @@ def video_page(
         api = f"/api/v1/users/{quote(opened.author.username, safe='')}/videos"
         wrap = False
     else:
-        page = _for_you(request, viewer, db, cookies)
-        page = Page(items=[item for item in page.items if item.id != video.id], next_cursor=page.next_cursor)
+        page = _for_you(request, viewer, db, cookies, opened=video)
         api, wrap = "/api/v1/feed/for-you", True
     items = [opened, *video_queries.video_outs(db, runtime.storage, page.items, viewer=viewer.user)]
     context = _player_context(

@@ -61,6 +61,9 @@ CREATOR_GAP = 3  # a creator appears at most once in any CREATOR_GAP + 1 consecu
 TOPIC_WINDOW = 4
 INTEREST_PRIOR = 0.15  # a viewer's positive reactions per exposure to an average hashtag
 INTEREST_STRENGTH = 2.0
+# Thompson draws of interest come from a posterior this many times sharper than the counts:
+# exploration enough to find a new viewer's topics, without burying what they just showed.
+INTEREST_SHARPNESS = 3.0
 CREATOR_STRENGTH = 3.0
 QUANTILE_TTL_SECONDS = 60.0
 _MAX_CURSOR_LENGTH = 4096
@@ -312,8 +315,9 @@ def _interest_lifts(
                 exposure, positive = tags.get(tag, (0.0, 0.0))
                 positive = min(positive, exposure + 1.0)
                 draws[tag] = rng.beta(
-                    positive + INTEREST_STRENGTH * INTEREST_PRIOR,
-                    max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - INTEREST_PRIOR),
+                    INTEREST_SHARPNESS * (positive + INTEREST_STRENGTH * INTEREST_PRIOR),
+                    INTEREST_SHARPNESS
+                    * (max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - INTEREST_PRIOR)),
                 )
         lifts[index] = sum(draws[tag] for tag in candidate.tags) / len(candidate.tags) / INTEREST_PRIOR
     return np.clip(lifts, 0.05, 6.0)

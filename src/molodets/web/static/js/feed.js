@@ -2,12 +2,14 @@
 // (`{items, next_cursor}`), fetched before the viewer reaches the end.
 
 export class FeedSource {
-  constructor({ items, api, cursor, wrap }) {
+  constructor({ items, api, cursor, wrap }, { beforeLoad = () => Promise.resolve() } = {}) {
     this.items = items;
+    // Runs before each page is asked for: the player sends its pending watch events, so the
+    // next page already reflects what the viewer just watched.
+    this.beforeLoad = beforeLoad;
     this.api = api;
     this.cursor = cursor;
-    // For You never dead-ends: when it runs out, it starts again from the top (the same videos,
-    // until the recommender has an endless supply).
+    // For You never dead-ends: when nothing is left, it starts again from the top.
     this.wrap = wrap;
     this.ended = !cursor && !wrap;
     this.loading = null;
@@ -22,7 +24,9 @@ export class FeedSource {
     const url = new URL(this.api, location.origin);
     url.searchParams.set("limit", String(this.pageSize));
     if (this.cursor) url.searchParams.set("cursor", this.cursor);
-    this.loading = fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    this.loading = this.beforeLoad()
+      .catch(() => {})
+      .then(() => fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }))
       .then((response) => {
         if (!response.ok) throw new Error(`feed ${response.status}`);
         return response.json();

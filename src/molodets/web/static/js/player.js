@@ -11,7 +11,7 @@ import { describeProgress, paintProgress, wireProgress } from "./progress.js";
 import { chooseRendition, recordThroughput } from "./rendition.js";
 import { fill, fillSlide, showCount, videoPath } from "./slides.js";
 import { follow, showViewerState, toggle as toggleSocial } from "./social.js";
-import { startWatchEvents } from "./watch.js";
+import { flushWatchEvents, startWatchEvents } from "./watch.js";
 
 const BEHIND = 2;
 const AHEAD = 2;
@@ -34,7 +34,7 @@ const params = new URLSearchParams(location.search);
 const preloading = params.get("preload") !== "0";
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
-const feed = new FeedSource(data);
+const feed = new FeedSource(data, { beforeLoad: flushWatchEvents });
 const soundButton = root.querySelector("[data-sound]");
 const soundHint = root.querySelector("[data-sound-hint]");
 const announcer = root.querySelector("[data-announce]");

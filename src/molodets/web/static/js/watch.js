@@ -29,14 +29,14 @@ function push(type, videoId, extra = {}) {
 function flush({ beacon = false } = {}) {
   clearTimeout(flushTimer);
   flushTimer = 0;
-  if (!queue.length) return;
+  if (!queue.length) return Promise.resolve();
   const events = queue.splice(0, 100);
   const body = JSON.stringify({ events });
   if (beacon && navigator.sendBeacon) {
     const form = new URLSearchParams({ events: body, csrf_token: csrf() });
-    if (navigator.sendBeacon(ENDPOINT, form)) return;
+    if (navigator.sendBeacon(ENDPOINT, form)) return Promise.resolve();
   }
-  fetch(ENDPOINT, {
+  return fetch(ENDPOINT, {
     method: "POST",
     credentials: "same-origin",
     keepalive: true,
@@ -146,6 +146,17 @@ function onClick(event) {
   }
   if (event.target.closest("button[data-follow]")) report("follow");
   else if (event.target.closest('a[href^="/@"]')) report("profile_visit");
+}
+
+/** Send what is queued now (before asking for the next page, which should reflect it); never
+ *  rejects. The viewing on screen reports its progress so far first. */
+export function flushWatchEvents() {
+  if (viewing) {
+    const state = viewing;
+    push("progress", state.id, { watched_ms: watched(state), loops: state.loops, source: state.source });
+    state.reportedAt = state.watchedMs;
+  }
+  return flush();
 }
 
 /** Start reporting for the player. `source` is the feed's (for_you, following, profile...). */
