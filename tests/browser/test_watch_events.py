@@ -104,3 +104,29 @@ def test_watching_a_video_to_the_end_changes_the_next_page(
     fresh = [cats_first(httpx.get(response.url).json()["items"]) for _ in range(6)]  # new guests
     assert ours >= 0.7, ours
     assert ours > sum(fresh) / len(fresh), (ours, fresh)
+
+
+def test_not_interested_moves_on_and_tells_the_server(page: Page, live_server: str, tmp_path: Path) -> None:
+    account = {"username": "pushy_author", "password": DEFAULT_PASSWORD}
+    assert httpx.post(f"{live_server}/api/v1/accounts", json=account).status_code == 201
+    clip = tmp_path / "pushy.mp4"
+    make_clip(clip, width=360, height=640, seconds=2.0, fps=24)
+    with api_as(live_server, "pushy_author") as api:
+        upload_videos(api, clip, [{"caption": f"Реклама {n}"} for n in range(2)])
+    bodies: list[str] = []
+    page.on(
+        "request",
+        lambda request: bodies.append(request.post_data or "") if "/events" in request.url else None,
+    )
+    page.goto("/")
+    first = page.get_attribute("[data-slide][data-active]", "data-video-id")
+    page.locator("[data-slide][data-active] [data-action=not_interested]").click()
+    page.wait_for_function(
+        "(id) => document.querySelector('[data-slide][data-active]').dataset.videoId !== id", arg=first
+    )
+    assert "таких видео будет меньше" in (page.locator("[data-toast]").text_content() or "")
+    page.close(run_before_unload=True)  # the batch leaves by beacon
+    deadline = time.monotonic() + 10
+    while not any("not_interested" in body and str(first) in body for body in bodies):
+        assert time.monotonic() < deadline, bodies
+        time.sleep(0.1)

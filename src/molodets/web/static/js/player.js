@@ -410,6 +410,10 @@ function wireSlide(slide) {
       const action = button.dataset.action;
       if (action === "share") {
         share(item, slide);
+      } else if (action === "not_interested") {
+        // watch.js reports it (guests too); the feed moves on and learns before its next page.
+        showToast(strings.not_interested_done);
+        go(1);
       } else if (action === "comment" && !data.viewer) {
         comments.open(item); // guests read comments; the sheet offers to log in to write
       } else if (!data.viewer) {

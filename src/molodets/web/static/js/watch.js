@@ -5,7 +5,7 @@
 // One "viewing" starts each time a video becomes the active slide (`molodets:slide`). It reports
 // impression, play, progress (every few seconds of watching, with the total watched and loops),
 // complete (the end reached once), replay (each loop after that), skip (left within 3 s),
-// pause, unmute, and the feed's like / share / comment / follow / profile visit.
+// pause, unmute, and the feed's like / share / comment / follow / profile visit / not interested.
 
 const ENDPOINT = "/api/v1/events";
 const BATCH_MAX = 50;
@@ -141,7 +141,7 @@ function onClick(event) {
     const kind = action.dataset.action;
     // Read before the player's handler flips it: a like, not an unlike.
     if (kind === "like" && action.getAttribute("aria-pressed") !== "true") report("like");
-    else if (kind === "share" || kind === "comment") report(kind);
+    else if (kind === "share" || kind === "comment" || kind === "not_interested") report(kind);
     return;
   }
   if (event.target.closest("button[data-follow]")) report("follow");
