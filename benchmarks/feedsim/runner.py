@@ -27,6 +27,7 @@ from .policies import (
     RandomPolicy,
     Shown,
 )
+from .real import MolodetsPolicy
 from .real_stats import RealStats
 from .world import DAY_S, Viewer, World, WorldSize
 
@@ -73,8 +74,6 @@ def make_policy(name: str, world: World, seed: int, viewers: dict[int, Viewer], 
     if name == "oracle":
         return OraclePolicy(world, seed, viewers)
     if name in REAL_POLICIES:
-        from .real import MolodetsPolicy
-
         return MolodetsPolicy(world, seed, workdir, realtime=name == "molodets")
     raise ValueError(f"unknown policy {name!r}")
 

@@ -3,7 +3,8 @@ and is kept current by the event writer (online.py), batch by batch.
 
 - `feed_video_stats`: per video, what its audience did (counters), its decayed engagement (for
   trending) and a quality estimate (for the "strong videos" source).
-- `feed_video_tags`: hashtag -> videos, for "more of what this viewer likes" candidates.
+- `feed_video_tags`: hashtag -> videos (with their quality), for "more of what this viewer
+  likes" candidates.
 - `feed_viewer_profiles`: per viewer, decayed exposure and positive counts per hashtag and per
   creator (the interest the ranker reads), and their latest positively engaged videos.
 - `feed_co_engagement`: video -> videos that the same viewers engaged with next to it."""
@@ -44,10 +45,15 @@ class VideoStats(Base):
 
 class VideoTag(Base):
     __tablename__ = "feed_video_tags"
-    __table_args__ = (Index("ix_feed_video_tags_video_id", "video_id"),)
+    __table_args__ = (
+        Index("ix_feed_video_tags_video_id", "video_id"),
+        Index("ix_feed_video_tags_tag_quality", "tag", "quality"),
+    )
 
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
     video_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The video's stats.quality, copied so a hashtag's best videos are one index range.
+    quality: Mapped[float] = mapped_column(Float, default=1.0)
 
 
 class ViewerProfile(Base):

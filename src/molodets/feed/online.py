@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,20 @@ _TREND_WEIGHT = {"long": 1.0, "complete": 0.5, "like": 2.0, "share": 3.0, "follo
 _INTEREST = {"long": 1.0, "complete": 0.5, "like": 1.0, "share": 1.5, "follow": 1.5, "replay": 0.3}
 _SKIP_EXPOSURE = 0.5  # a skip counts as this much extra exposure with nothing gained
 _HATE_EXPOSURE = {"t": 4.0, "c": 30.0}  # "not interested": that creator mostly goes
+NEW_VIDEO_QUALITY = 1.0  # a video no one has reacted to sits mid-table among its hashtag's
+# The ranker's names for the stats columns it reads, in the order counters_of returns them.
+RANK_INPUTS = ("impressions", "long", "complete", "like", "share", "follow", "skip", "hate", "watch_ms")
+_RANK_COLUMNS = (
+    "impressions",
+    "long_views",
+    "completes",
+    "likes",
+    "shares",
+    "follows",
+    "skips",
+    "hates",
+    "watch_ms",
+)
 _COUNTERS = ("impressions", "long_views", "completes", "skips", "likes", "shares", "follows", "hates")
 
 
@@ -60,8 +74,12 @@ def index_video(session: Session, video: Video) -> None:
     """(Re)register a video's hashtags for candidate search; idempotent."""
     session.execute(delete(VideoTag).where(VideoTag.video_id == video.id))
     tags = list(dict.fromkeys(tag[:100] for tag in video.hashtags or []))
+    stats = session.get(VideoStats, video.id)
+    quality = stats.quality if stats is not None else NEW_VIDEO_QUALITY
     if tags:
-        session.execute(insert(VideoTag), [{"tag": tag, "video_id": video.id} for tag in tags])
+        session.execute(
+            insert(VideoTag), [{"tag": tag, "video_id": video.id, "quality": quality} for tag in tags]
+        )
 
 
 def forget_video(session: Session, video_id: int) -> None:
@@ -308,6 +326,10 @@ def _save_stats(
         set_={name: statement.excluded[name] for name in values[0] if name != "video_id"},
     )
     session.execute(statement, values)
+    session.connection().execute(  # Core executemany: one prepared UPDATE, many rows
+        update(VideoTag).where(VideoTag.video_id == bindparam("vid")).values(quality=bindparam("q")),
+        [{"vid": row["video_id"], "q": row["quality"]} for row in values],
+    )
 
 
 def _rates_input(row: dict[str, Any]) -> dict[str, float]:
@@ -338,12 +360,8 @@ def _save_pairs(session: Session, pairs: dict[tuple[int, int], float]) -> None:
     )
 
 
-def counters_of(stats: Iterable[VideoStats]) -> dict[int, dict[str, float]]:
-    """Stats rows as the ranker's inputs, by video id."""
-    return {
-        stats.video_id: {
-            **_rates_input({name: getattr(stats, name) for name in _COUNTERS}),
-            "watch_ms": stats.watch_ms,
-        }
-        for stats in stats
-    }
+def counters_of(session: Session, video_ids: list[int]) -> dict[int, tuple[float, ...]]:
+    """The ranker's inputs by video id: `RANK_INPUTS` in order."""
+    columns = [getattr(VideoStats, name) for name in _RANK_COLUMNS]
+    found = session.execute(select(VideoStats.video_id, *columns).where(VideoStats.video_id.in_(video_ids)))
+    return {row[0]: tuple(row[1:]) for row in found}

@@ -30,7 +30,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 import orjson
-from sqlalchemy import Select, desc, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
@@ -47,8 +47,8 @@ from molodets.videos.models import Video, VideoStatus, Visibility
 SEEN_DAYS = 30  # a video the viewer played within this many days is not offered again
 SESSION_MEMORY = 60  # ids of this session's latest served videos, carried in the cursor
 NEWEST_LIMIT = 100
-TRENDING_LIMIT = 150
-STRONG_LIMIT = 150
+TRENDING_LIMIT = 100
+STRONG_LIMIT = 100
 TOP_TAGS = 4
 TAG_LIMIT = 40
 PAIR_SEEDS = 5
@@ -182,13 +182,8 @@ def _candidate_ids(
     pool |= _ids(session, select(VideoStats.video_id).order_by(VideoStats.trend.desc()).limit(TRENDING_LIMIT))
     pool |= _ids(session, select(VideoStats.video_id).order_by(VideoStats.quality.desc()).limit(STRONG_LIMIT))
     for tag in _top_tags(profile):
-        best = (
-            select(VideoTag.video_id)
-            .join(VideoStats, VideoStats.video_id == VideoTag.video_id, isouter=True)
-            .where(VideoTag.tag == tag)
-            .order_by(desc(func.coalesce(VideoStats.quality, 1.0)))
-            .limit(TAG_LIMIT)
-        )
+        best = select(VideoTag.video_id).where(VideoTag.tag == tag).order_by(VideoTag.quality.desc())
+        best = best.limit(TAG_LIMIT)
         newest = select(VideoTag.video_id).where(VideoTag.tag == tag).order_by(VideoTag.video_id.desc())
         pool |= _ids(session, best) | _ids(session, newest.limit(TAG_LIMIT // 2))
     neighbours: dict[int, float] = {}
@@ -268,14 +263,12 @@ def _values(
     """Predicted value per impression of each candidate for this viewer, and which are still
     being explored."""
     ids = [candidate.id for candidate in candidates]
-    stats = online.counters_of(session.scalars(select(VideoStats).where(VideoStats.video_id.in_(ids))))
-    empty = dict.fromkeys((*PRIORS, "impressions", "watch_ms"), 0.0)
-    rows = [stats.get(video_id, empty) for video_id in ids]
-    counts = {
-        name: np.array([row[name] for row in rows], dtype=np.float64) for name in (*PRIORS, "impressions")
-    }
+    stats = online.counters_of(session, ids)
+    empty = (0.0,) * len(online.RANK_INPUTS)
+    table = np.array([stats.get(video_id, empty) for video_id in ids], dtype=np.float64).reshape(len(ids), -1)
+    counts = {name: table[:, column] for column, name in enumerate(online.RANK_INPUTS)}
     impressions = counts["impressions"]
-    mean_watch = np.array([row["watch_ms"] for row in rows]) / np.maximum(impressions, 1)
+    mean_watch = counts["watch_ms"] / np.maximum(impressions, 1)
     quantile = _watch_quantiles(session, candidates, mean_watch)
     watch_quantile = (quantile * impressions + 0.5 * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
     prior = PRIORS["long"] * PRIOR_IMPRESSIONS

@@ -46,9 +46,11 @@ def upgrade() -> None:
         "feed_video_tags",
         sa.Column("tag", sa.String(length=100), nullable=False),
         sa.Column("video_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("quality", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("tag", "video_id", name=op.f("pk_feed_video_tags")),
     )
     op.create_index("ix_feed_video_tags_video_id", "feed_video_tags", ["video_id"])
+    op.create_index("ix_feed_video_tags_tag_quality", "feed_video_tags", ["tag", "quality"])
     op.create_table(
         "feed_viewer_profiles",
         sa.Column("viewer", sa.String(length=40), nullable=False),
@@ -66,9 +68,14 @@ def upgrade() -> None:
     op.create_index("ix_feed_co_engagement_video_weight", "feed_co_engagement", ["video_id", "weight"])
     # Videos published before the recommender existed join its hashtag index.
     videos = sa.table("videos", sa.column("id", sa.BigInteger()), sa.column("hashtags", sa.JSON()))
-    tags = sa.table("feed_video_tags", sa.column("tag", sa.String()), sa.column("video_id", sa.BigInteger()))
+    tags = sa.table(
+        "feed_video_tags",
+        sa.column("tag", sa.String()),
+        sa.column("video_id", sa.BigInteger()),
+        sa.column("quality", sa.Float()),
+    )
     rows = [
-        {"tag": tag[:100], "video_id": video_id}
+        {"tag": tag[:100], "video_id": video_id, "quality": 1.0}
         for video_id, hashtags in op.get_bind().execute(sa.select(videos.c.id, videos.c.hashtags))
         for tag in dict.fromkeys(hashtags or [])
     ]
@@ -79,6 +86,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("feed_co_engagement")
     op.drop_table("feed_viewer_profiles")
+    op.drop_index("ix_feed_video_tags_tag_quality", table_name="feed_video_tags")
     op.drop_index("ix_feed_video_tags_video_id", table_name="feed_video_tags")
     op.drop_table("feed_video_tags")
     op.drop_index("ix_feed_video_stats_quality", table_name="feed_video_stats")
