@@ -40,6 +40,11 @@ bench: install ## run the benchmarks (they print figures and ratios against a ba
 	$(BIN)/python benchmarks/player.py
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/social.py
+	$(BIN)/python benchmarks/recommender.py
+
+.PHONY: sim
+sim: install ## the For You simulator: the recommender against baselines on users with known tastes
+	$(BIN)/python -m benchmarks.feedsim
 
 .PHONY: format
 format: install ## apply ruff's fixes and formatting

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from molodets.events.models import EventType, Source, ViewMark, WatchEvent
 from molodets.events.service import DAY_MS
 from molodets.events.tasks import forget_old_view_marks
+from molodets.feed.models import ViewerProfile
 from molodets.feed.recommender import SEEN_DAYS
 from molodets.runtime import Runtime
 from molodets.videos.models import Video
@@ -197,7 +198,8 @@ def test_old_view_marks_are_forgotten(client: TestClient, db: Session, runtime: 
 
 
 def test_a_guest_who_signs_up_keeps_their_history(client: TestClient, db: Session, runtime: Runtime) -> None:
-    video = make_ready_video(db, make_user(db))
+    video = make_ready_video(db, make_user(db), caption="#горы", duration_ms=20_000)
+    db.rollback()
     assert (
         client.post("/api/v1/events", json={"events": [event(video), event(video, "complete")]}).status_code
         == 202
@@ -209,4 +211,9 @@ def test_a_guest_who_signs_up_keeps_their_history(client: TestClient, db: Sessio
     user_id = int(signup.json()["id"])
     db.expire_all()
     assert set(db.scalars(select(WatchEvent.viewer))) == {f"u{user_id}"}
-    assert guest
+    assert set(db.scalars(select(ViewMark.viewer))) == {f"u{user_id}"}  # played: not offered again
+    # What the feed learned about the guest is the account's now.
+    assert db.get(ViewerProfile, f"a{guest}") is None
+    profile = db.get(ViewerProfile, f"u{user_id}")
+    assert profile is not None
+    assert profile.state["t"]["горы"][1] == pytest.approx(1.5)

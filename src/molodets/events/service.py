@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter as MetricCounter
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from molodets.db import utcnow
 from molodets.events.models import EventType, Source, ViewMark, WatchEvent
@@ -181,9 +181,15 @@ def _count_views(session: Session, rows: list[dict[str, object]]) -> int:
 
 
 def adopt_guest_history(session: Session, *, guest: str, user_id: int) -> None:
-    """A guest who signs up or logs in keeps what their feed learned: their events become the
-    account's. (View marks stay: they only stop a view counting twice in a day.)"""
-    session.execute(
-        update(WatchEvent).where(WatchEvent.viewer == f"a{guest}").values(viewer=f"u{user_id}"),
-        execution_options={"synchronize_session": False},
-    )
+    """A guest who signs up or logs in keeps what their feed learned: their events and their
+    recommender profile become the account's, and what they played is not offered again."""
+    old, new = f"a{guest}", f"u{user_id}"
+    kept = aliased(ViewMark)
+    twice = exists().where(kept.viewer == new, kept.video_id == ViewMark.video_id, kept.day == ViewMark.day)
+    session.execute(delete(ViewMark).where(ViewMark.viewer == old, twice))  # a mark per day, not two
+    for model in (WatchEvent, ViewMark):
+        session.execute(
+            update(model).where(model.viewer == old).values(viewer=new),
+            execution_options={"synchronize_session": False},
+        )
+    online.adopt_profile(session, guest=old, user=new, now_ms=int(time.time() * 1000))

@@ -88,6 +88,25 @@ def forget_video(session: Session, video_id: int) -> None:
         session.execute(delete(model).where(model.video_id == video_id))
 
 
+def adopt_profile(session: Session, *, guest: str, user: str, now_ms: int) -> None:
+    """A guest who signs up or logs in keeps what their feed learned: the guest's profile joins
+    the account's (counts added, recent positives appended)."""
+    profiles = _load_profiles(session, sorted([guest, user]), now_ms)
+    taken, kept = profiles[guest], profiles[user]
+    if not taken:
+        return
+    for kind in ("t", "c"):
+        merged = kept.setdefault(kind, {})
+        for key, (exposure, positive) in taken.get(kind, {}).items():
+            old = merged.get(key, [0.0, 0.0])
+            merged[key] = [old[0] + exposure, old[1] + positive]
+    kept["r"] = [*kept.get("r", []), *(v for v in taken.get("r", []) if v not in kept.get("r", []))]
+    del kept["r"][:-RECENT_POSITIVES]
+    kept["n"] = kept.get("n", 0) + taken.get("n", 0)
+    session.execute(delete(ViewerProfile).where(ViewerProfile.viewer == guest))
+    _save_profiles(session, {user: kept}, now_ms)
+
+
 def learn(session: Session, rows: Sequence[dict[str, Any]], *, now_ms: int, weights: RankWeights) -> None:
     """Fold validated event rows (events.service.validate's) into the recommender's state."""
     if not rows:
