@@ -122,8 +122,11 @@ class World:
         self.behaviour = behaviour or Behaviour()
         rng = np.random.default_rng([seed, 0])
         topics = size.topics
-        # Some topics are far more popular than others, on both sides of the market.
-        self.topic_popularity = rng.dirichlet(np.full(topics, 1.5))
+        # Some topics are far more popular than others, on both sides of the market. The shape is
+        # fixed (Zipf-like) and only which topic is which changes with the seed: a random shape
+        # moved the random-exposure rates by ±20 % from one seed to the next.
+        shape = 1.0 / np.arange(1, topics + 1) ** 0.8
+        self.topic_popularity = rng.permutation(shape / shape.sum())
         self._build_creators(rng)
         self._build_videos(rng)
         self._build_users(rng)
@@ -160,7 +163,10 @@ class World:
         rows = np.flatnonzero(has_secondary)
         self.topic_weights[rows, secondary[rows]] = 0.3
         skill = self.creator_skill[self.creator]
-        self.quality = np.clip(skill + rng.normal(0.0, 0.15, size=total), 0.02, 1.0)
+        # Half the creator's skill, half the video's own luck: with all of it from the creator,
+        # the few biggest creators' skill draws moved the whole catalogue's quality per seed.
+        own = rng.beta(2.0, 2.5, size=total)
+        self.quality = np.clip(0.5 * skill + 0.5 * own + rng.normal(0.0, 0.05, size=total), 0.02, 1.0)
         # A creator speaks one language; now and then a video is in the other one.
         switched = rng.random(total) < 0.05
         self.language = np.where(

@@ -30,7 +30,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 import orjson
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, union_all
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
@@ -54,7 +54,7 @@ TAG_LIMIT = 40
 PAIR_SEEDS = 5
 PAIR_LIMIT = 30
 PAIR_SATURATION = 3.0  # co-engagement weight at which the neighbour boost is full
-FOLLOWED_LIMIT = 40
+FOLLOWED_AUTHORS = 30  # followed creators whose two newest videos are candidates
 EXPLORE_IMPRESSIONS = 50  # below this, a video younger than EXPLORE_DAYS is still being explored
 EXPLORE_DAYS = 3
 CREATOR_GAP = 3  # a creator appears at most once in any CREATOR_GAP + 1 consecutive items
@@ -198,10 +198,14 @@ def _candidate_ids(
             neighbours[neighbour_id] = neighbours.get(neighbour_id, 0.0) + weight
     pool |= set(neighbours)
     if viewer.user is not None:
-        followed = select(Video.id).where(
-            *public, Video.author_id.in_(social.followee_ids(viewer_id=viewer.user.id))
-        )
-        pool |= _ids(session, followed.order_by(Video.id.desc()).limit(FOLLOWED_LIMIT))
+        # The newest few of each followed creator, from the author index (one statement).
+        authors = social.followee_id_list(session, viewer_id=viewer.user.id, at_most=FOLLOWED_AUTHORS)
+        arms = [
+            select(Video.id).where(Video.author_id == author, *public).order_by(Video.id.desc()).limit(2)
+            for author in authors
+        ]
+        if arms:
+            pool |= _ids(session, select(union_all(*(arm.subquery().select() for arm in arms)).subquery()))
     return pool, neighbours
 
 

@@ -1,4 +1,4 @@
-"""recommender state
+"""recommender state, and an index of private accounts for the feeds' anti-join
 
 Revision ID: 0006
 Revises: 0005
@@ -18,6 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_users_private",
+        "users",
+        ["id"],
+        sqlite_where=sa.text("is_private"),
+        postgresql_where=sa.text("is_private"),
+    )
     op.create_table(
         "feed_video_stats",
         sa.Column("video_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -84,6 +91,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_users_private", table_name="users")
     op.drop_table("feed_co_engagement")
     op.drop_table("feed_viewer_profiles")
     op.drop_index("ix_feed_video_tags_tag_quality", table_name="feed_video_tags")
