@@ -277,9 +277,10 @@ def main() -> int:
             f"{database.engine.dialect.name}: generated {args.users:,} users and {args.videos:,} videos "
             f"with history in {time.perf_counter() - started:.0f} s"
         )
-        if database.engine.dialect.name == "postgresql":
-            with database.engine.begin() as connection:
-                connection.execute(text("ANALYZE"))
+        with database.engine.begin() as connection:  # as the hourly refresh_planner_statistics does
+            if database.engine.dialect.name == "sqlite":
+                connection.execute(text("PRAGMA analysis_limit=1000"))
+            connection.execute(text("ANALYZE"))
         rng = random.Random(args.seed + 1)
         with database.read_sessions() as session:
             users = {

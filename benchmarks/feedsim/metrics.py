@@ -20,6 +20,7 @@ GATE_TOLERANCE = 0.20
 CONVERGENCE_WINDOW = 10  # impressions in the rolling mean of true utility
 CONVERGENCE_SHARE = 0.8
 CONVERGENCE_CAP = 100  # a new user not converged within this many impressions counts as this
+CLOSENESS_IMPRESSIONS = 30
 FIRST_HOUR_GOAL = 20
 # Two-sided 95 % Student t quantiles by degrees of freedom (1..10); 1.96 beyond.
 T95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
@@ -43,6 +44,7 @@ METRICS = (
     Metric("hate", "hate %", 100, 2),
     Metric("new_first_watch_s", "new 1st-session watch s"),
     Metric("convergence", f"new-user conv. impr (cap {CONVERGENCE_CAP})", 1, 0),
+    Metric("closeness", "new-user util % of oracle", 100, 0),
     Metric("upload_hour", "upload 1st-hour impr"),
     Metric("upload_hour_goal", f"uploads >={FIRST_HOUR_GOAL} in 1st h %", 100, 0),
     Metric("creator_max", "max creator %", 100),
@@ -136,15 +138,21 @@ def per_seed(trace: Trace, world: World, levels: dict[int, NDArray[np.float64]])
     positives = flags["like"].astype(int) + flags["follow"] + flags["share"]
     result["positive"] = float(positives.sum() / n) if n else 0.0
     # New users: their first session, and how soon their feed reached the oracle's level.
-    first_watch, convergence = [], []
+    first_watch, convergence, closeness = [], [], []
     for user, level in levels.items():
         mine = trace.user == user
         sessions = trace.session[mine]
         first_session = int(world.session_index_of_first(user))
         first_watch.append(float(trace.watched_s[mine][sessions == first_session].sum()))
         convergence.append(converged_at(trace.utility[mine], level))
+        # How close they got, where convergence cannot say: impressions 10..30 against the oracle's.
+        curve = rolling(trace.utility[mine][:CLOSENESS_IMPRESSIONS])
+        span = min(len(curve), len(level))
+        if span:
+            closeness.append(float(curve[:span].mean() / level[:span].mean()))
     result["new_first_watch_s"] = float(np.mean(first_watch)) if first_watch else float("nan")
     result["convergence"] = float(np.median(convergence)) if convergence else float("nan")
+    result["closeness"] = float(np.mean(closeness)) if closeness else float("nan")
     # Uploads during the run with a whole first hour inside it.
     horizon = world.size.days * DAY_S
     uploads = [

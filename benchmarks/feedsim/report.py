@@ -11,7 +11,15 @@ import numpy as np
 from .metrics import GATE_TOLERANCE, METRICS, Estimate, Metric, Summary, goals
 
 ENGAGEMENT = ("watch_s", "depth", "valid", "long", "complete", "positive", "hate")
-NEW_USERS = ("new_first_watch_s", "convergence", "upload_hour", "upload_hour_goal", "creator_max", "fresh")
+NEW_USERS = (
+    "new_first_watch_s",
+    "convergence",
+    "closeness",
+    "upload_hour",
+    "upload_hour_goal",
+    "creator_max",
+    "fresh",
+)
 SYSTEM = ("explore_cost", "page_p50_ms", "page_p95_ms")
 PLOTTED = (
     "watch_s",

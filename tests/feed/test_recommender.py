@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
@@ -20,10 +20,12 @@ from molodets.events import service as events
 from molodets.events.schemas import EventIn
 from molodets.feed.models import CoEngagement, VideoStats, ViewerProfile
 from molodets.feed.recommender import ViewerRef, build_page, decode_cursor
+from molodets.feed.tasks import refresh_planner_statistics
 from molodets.runtime import Runtime
 from molodets.videos.models import Video
 from tests.factories.accounts import bearer, make_user
 from tests.factories.videos import make_ready_video
+from tests.videos.test_pipeline import run_job_directly
 
 
 def now_ms() -> int:
@@ -252,3 +254,15 @@ def test_a_foreign_cursor_is_a_problem(client: TestClient, cursor: str) -> None:
     response = client.get("/api/v1/feed/for-you", params={"cursor": cursor})
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_cursor"
+
+
+def test_sqlite_planner_statistics_are_kept(runtime: Runtime, db: Session, creators: list[User]) -> None:
+    if not runtime.db.is_sqlite:
+        pytest.skip("PostgreSQL's autovacuum keeps its own statistics")
+    for n in range(3):
+        make_ready_video(db, creators[n], caption="#планы")
+    db.rollback()
+    run_job_directly(runtime, refresh_planner_statistics)
+    with runtime.db.engine.connect() as connection:
+        analysed = {row[0] for row in connection.execute(text("SELECT tbl FROM sqlite_stat1"))}
+    assert {"videos", "users", "feed_video_tags"} <= analysed  # (empty tables get no row)

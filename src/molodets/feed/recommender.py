@@ -200,8 +200,13 @@ def _candidate_ids(
     if viewer.user is not None:
         # The newest few of each followed creator, from the author index (one statement).
         authors = social.followee_id_list(session, viewer_id=viewer.user.id, at_most=FOLLOWED_AUTHORS)
+        # Ordered as the (author_id, id) index is, so the database walks that index, not the
+        # newest-videos one (which the public filter alone would suggest).
         arms = [
-            select(Video.id).where(Video.author_id == author, *public).order_by(Video.id.desc()).limit(2)
+            select(Video.id)
+            .where(Video.author_id == author, *public)
+            .order_by(Video.author_id.desc(), Video.id.desc())
+            .limit(2)
             for author in authors
         ]
         if arms:
