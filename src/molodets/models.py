@@ -3,7 +3,7 @@
 from molodets.accounts.models import ApiToken, User, UserSession
 from molodets.db import Base
 from molodets.events.models import ViewMark, WatchEvent
-from molodets.feed.models import CoEngagement, VideoStats, VideoTag, ViewerProfile
+from molodets.feed.models import CoEngagement, CreatorStats, VideoStats, VideoTag, ViewerProfile
 from molodets.notifications.models import Notification, NotificationActor
 from molodets.social.models import Block, Bookmark, Comment, CommentLike, Follow, FollowRequest, VideoLike
 from molodets.uploads.models import Upload
@@ -17,6 +17,7 @@ __all__ = [
     "CoEngagement",
     "Comment",
     "CommentLike",
+    "CreatorStats",
     "Follow",
     "FollowRequest",
     "Notification",

@@ -151,7 +151,8 @@ def test_co_engagement_brings_what_similar_viewers_liked(db: Session, creators: 
         for viewer, found in places.items():
             ids = page_ids(db, ViewerRef(key=viewer), limit=60, seed=seed)
             found.append(ids.index(second.id) if second.id in ids else 60)
-    assert np.mean(places["u2"]) <= 3 < np.mean(places["u3"]), places
+    assert np.mean(places["u2"]) <= 1, places
+    assert np.mean(places["u2"]) < np.mean(places["u3"]), places
 
 
 def test_a_new_upload_gets_a_share_of_established_viewers_pages(db: Session, creators: list[User]) -> None:

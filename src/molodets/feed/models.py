@@ -3,6 +3,7 @@ and is kept current by the event writer (online.py), batch by batch.
 
 - `feed_video_stats`: per video, what its audience did (counters), its decayed engagement (for
   trending) and a quality estimate (for the "strong videos" source).
+- `feed_creator_stats`: the same counters per creator, the prior of their videos.
 - `feed_video_tags`: hashtag -> videos (with their quality), for "more of what this viewer
   likes" candidates.
 - `feed_viewer_profiles`: per viewer, decayed exposure and positive counts per hashtag and per
@@ -41,6 +42,22 @@ class VideoStats(Base):
     # videos by current decayed engagement without ever rewriting old rows.
     trend: Mapped[float] = mapped_column(Float, default=-1e9)
     quality: Mapped[float] = mapped_column(Float, default=0.0)  # value estimate, shrunk to the prior
+
+
+class CreatorStats(Base):
+    """What audiences did with a creator's videos, all together: the prior of each new one."""
+
+    __tablename__ = "feed_creator_stats"
+
+    author_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    impressions: Mapped[int] = mapped_column(Integer, default=0)
+    long_views: Mapped[int] = mapped_column(Integer, default=0)
+    completes: Mapped[int] = mapped_column(Integer, default=0)
+    skips: Mapped[int] = mapped_column(Integer, default=0)
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    shares: Mapped[int] = mapped_column(Integer, default=0)
+    follows: Mapped[int] = mapped_column(Integer, default=0)
+    hates: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class VideoTag(Base):

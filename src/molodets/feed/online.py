@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from molodets.events.models import EventType
-from molodets.feed.models import CoEngagement, VideoStats, VideoTag, ViewerProfile
+from molodets.feed.models import CoEngagement, CreatorStats, VideoStats, VideoTag, ViewerProfile
 from molodets.feed.ranking import RankWeights, quality
 from molodets.videos.models import Video
 
@@ -131,6 +131,7 @@ def learn(session: Session, rows: Sequence[dict[str, Any]], *, now_ms: int, weig
         _apply(row, meta[video_id], profiles[str(row["viewer"])], delta, pairs)
     _save_profiles(session, profiles, now_ms)
     _save_stats(session, deltas, meta, weights)
+    _save_creator_stats(session, deltas, meta)
     _save_pairs(session, pairs)
 
 
@@ -349,6 +350,33 @@ def _save_stats(
         update(VideoTag).where(VideoTag.video_id == bindparam("vid")).values(quality=bindparam("q")),
         [{"vid": row["video_id"], "q": row["quality"]} for row in values],
     )
+
+
+def _save_creator_stats(session: Session, deltas: dict[int, _VideoDelta], meta: dict[int, _Meta]) -> None:
+    by_author: dict[int, dict[str, int]] = {}
+    for video_id, delta in deltas.items():
+        totals = by_author.setdefault(meta[video_id].author_id, dict.fromkeys(_COUNTERS, 0))
+        for name in _COUNTERS:
+            totals[name] += delta.counts[name]
+    if not by_author:
+        return
+    statement = _insert(session)(CreatorStats)
+    statement = statement.on_conflict_do_update(
+        index_elements=["author_id"],
+        set_={name: getattr(CreatorStats, name) + statement.excluded[name] for name in _COUNTERS},
+    )
+    session.execute(
+        statement, [{"author_id": author, **totals} for author, totals in sorted(by_author.items())]
+    )
+
+
+def creator_counters(session: Session, author_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """Per creator, `RANK_INPUTS` but watch time (none kept per creator)."""
+    columns = [getattr(CreatorStats, name) for name in _RANK_COLUMNS[:-1]]
+    found = session.execute(
+        select(CreatorStats.author_id, *columns).where(CreatorStats.author_id.in_(author_ids))
+    )
+    return {row[0]: tuple(row[1:]) for row in found}
 
 
 def _rates_input(row: dict[str, Any]) -> dict[str, float]:

@@ -41,13 +41,14 @@ class RankWeights:
     follow: float = 0.2
     skip: float = 0.5
     hate: float = 1.0
-    interest: float = 1.5  # exponent on the viewer's lift for the video's hashtags
+    audience: float = 1.0  # exponent on the value for an average viewer (what everyone did)
+    interest: float = 3.0  # exponent on the viewer's lift for the video's hashtags
     creator: float = 1.0  # exponent on the viewer's lift for the creator
-    language_mismatch: float = 0.6  # factor when the video's language is not the viewer's
+    language_mismatch: float = 0.3  # factor when the video's language is not the viewer's
     neighbour: float = 1.0  # boost for co-engagement neighbours of the viewer's recent positives
     followed_creator: float = 1.3  # factor for creators the viewer follows
-    explore_share: float = 0.2  # at most this share of a page goes to videos still being explored
-    same_topic_penalty: float = 0.6  # factor per earlier item of the same hashtag in the last 4
+    explore_share: float = 0.1  # at most this share of a page goes to videos still being explored
+    same_topic_penalty: float = 0.85  # factor per earlier item of the same hashtag in the last 4
 
     @classmethod
     def from_mapping(cls, values: dict[str, float]) -> RankWeights:
@@ -55,8 +56,17 @@ class RankWeights:
         return cls(**{name: float(value) for name, value in values.items() if name in known})
 
 
-def shrunk(count: NDArray[np.float64], impressions: NDArray[np.float64], prior: float) -> NDArray[np.float64]:
+def shrunk(
+    count: NDArray[np.float64], impressions: NDArray[np.float64], prior: float | NDArray[np.float64]
+) -> NDArray[np.float64]:
     return (count + prior * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
+
+
+def creator_priors(counts: dict[str, NDArray[np.float64]]) -> dict[str, NDArray[np.float64]]:
+    """Each creator's outcome rates, shrunk towards the global priors: the prior of a video of
+    theirs. A creator's videos resemble each other, and a creator is seen far more often than
+    any one of their videos, so a new video starts from what its creator's audience did."""
+    return {name: shrunk(counts[name], counts["impressions"], prior) for name, prior in PRIORS.items()}
 
 
 def base_value(
@@ -65,12 +75,17 @@ def base_value(
     weights: RankWeights,
     watch_quantile: NDArray[np.float64],
     long_rate: NDArray[np.float64] | None = None,
+    priors: dict[str, NDArray[np.float64]] | None = None,
 ) -> NDArray[np.float64]:
     """Value per impression of each video for an average viewer. `counts` holds arrays of
-    impressions, long, complete, like, share, follow, skip, hate; `long_rate` replaces the
+    impressions, long, complete, like, share, follow, skip, hate; `priors` the rates each is
+    shrunk towards (its creator's; the global `PRIORS` by default); `long_rate` replaces the
     long-view estimate (the explorer passes a Thompson sample there)."""
     n = counts["impressions"]
-    rate = {name: shrunk(counts[name], n, prior) / prior for name, prior in PRIORS.items()}
+    rate = {
+        name: shrunk(counts[name], n, priors[name] if priors is not None else prior) / prior
+        for name, prior in PRIORS.items()
+    }
     if long_rate is not None:
         rate["long"] = long_rate / PRIORS["long"]
     positive = (

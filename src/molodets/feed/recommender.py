@@ -30,16 +30,21 @@ from typing import Any, TypeGuard
 
 import numpy as np
 import orjson
-from sqlalchemy import Select, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, union_all
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.events.models import ViewMark
-from molodets.events.service import DAY_MS
 from molodets.feed import online
 from molodets.feed.models import CoEngagement, VideoStats, VideoTag, ViewerProfile
-from molodets.feed.ranking import PRIOR_IMPRESSIONS, PRIORS, RankWeights, base_value, duration_bucket
+from molodets.feed.ranking import (
+    PRIOR_IMPRESSIONS,
+    RankWeights,
+    base_value,
+    creator_priors,
+    duration_bucket,
+)
 from molodets.pagination import Page
 from molodets.social import service as social
 from molodets.videos.models import Video, VideoStatus, Visibility
@@ -49,21 +54,24 @@ SESSION_MEMORY = 60  # ids of this session's latest served videos, carried in th
 NEWEST_LIMIT = 100
 TRENDING_LIMIT = 100
 STRONG_LIMIT = 100
-TOP_TAGS = 4
+TOP_TAGS = 5  # hashtags whose videos are fetched: the viewer's and popular ones, by Thompson draw
+POPULAR_TAGS = 64
 TAG_LIMIT = 40
 PAIR_SEEDS = 5
 PAIR_LIMIT = 30
 PAIR_SATURATION = 3.0  # co-engagement weight at which the neighbour boost is full
 FOLLOWED_AUTHORS = 30  # followed creators whose two newest videos are candidates
-EXPLORE_IMPRESSIONS = 50  # below this, a video younger than EXPLORE_DAYS is still being explored
-EXPLORE_DAYS = 3
+# A video younger than EXPLORE_HOURS with fewer than EXPLORE_IMPRESSIONS is still being explored:
+# its first audience comes from the exploration slots, the least shown first.
+EXPLORE_IMPRESSIONS = 20
+EXPLORE_HOURS = 24
 CREATOR_GAP = 3  # a creator appears at most once in any CREATOR_GAP + 1 consecutive items
 TOPIC_WINDOW = 4
 INTEREST_PRIOR = 0.15  # a viewer's positive reactions per exposure to an average hashtag
 INTEREST_STRENGTH = 2.0
 # Thompson draws of interest come from a posterior this many times sharper than the counts:
 # exploration enough to find a new viewer's topics, without burying what they just showed.
-INTEREST_SHARPNESS = 3.0
+INTEREST_SHARPNESS = 10.0
 CREATOR_STRENGTH = 3.0
 QUANTILE_TTL_SECONDS = 60.0
 _MAX_CURSOR_LENGTH = 4096
@@ -106,20 +114,28 @@ def build_page(
     rng = rng or np.random.default_rng()
     served, recent_creators = decode_cursor(cursor)
     profile = _profile(session, viewer.key, now_ms)
-    pool, neighbours = _candidate_ids(session, viewer, profile)
-    pool -= set(served) | set(exclude)
+    avoid = {*served, *exclude}
+    interest = _InterestDraws(profile, rng)
+    pool, neighbours = _candidate_ids(session, viewer, profile, interest, avoid)
+    pool -= avoid
     candidates = _visible(session, pool, viewer)
     seen = _seen(session, viewer.key, [candidate.id for candidate in candidates])
     unseen = [candidate for candidate in candidates if candidate.id not in seen]
     chosen: list[_Candidate] = []
     if unseen:
-        values, exploring = _values(session, unseen, viewer, profile, neighbours, weights, now_ms, rng)
-        chosen = _rerank(unseen, values, exploring, limit, weights, recent_creators)
+        values, exploring, claims = _values(
+            session, unseen, viewer, profile, interest, neighbours, weights, now_ms, rng
+        )
+        chosen = _rerank(unseen, values, exploring, claims, limit, weights, recent_creators)
     if len(chosen) < limit:  # the viewer has seen all we found: the best of it again, not nothing
         again = [candidate for candidate in candidates if candidate.id in seen]
         if again:
-            values, exploring = _values(session, again, viewer, profile, neighbours, weights, now_ms, rng)
-            chosen += _rerank(again, values, np.zeros_like(exploring), limit - len(chosen), weights, [])
+            values, exploring, claims = _values(
+                session, again, viewer, profile, interest, neighbours, weights, now_ms, rng
+            )
+            chosen += _rerank(
+                again, values, np.zeros_like(exploring), claims, limit - len(chosen), weights, []
+            )
     by_id = {
         video.id: video
         for video in session.scalars(select(Video).where(Video.id.in_([c.id for c in chosen])))
@@ -173,19 +189,30 @@ def _ids(session: Session, statement: Select[Any]) -> set[int]:
 
 
 def _candidate_ids(
-    session: Session, viewer: ViewerRef, profile: dict[str, Any]
+    session: Session,
+    viewer: ViewerRef,
+    profile: dict[str, Any],
+    interest: _InterestDraws,
+    avoid: Collection[int],
 ) -> tuple[set[int], dict[int, float]]:
     """Candidate ids, and the co-engagement weight of those that neighbour the viewer's
-    recent positives."""
+    recent positives. The ranked sources skip, in SQL, what the viewer played lately and what
+    this session already had: a heavy viewer would otherwise get back the same top of each
+    list, all seen, and run dry."""
+
+    def new_to_viewer(video_id: Any) -> ColumnElement[bool]:
+        played = exists().where(ViewMark.viewer == viewer.key, ViewMark.video_id == video_id)
+        return and_(~played, video_id.not_in(avoid)) if avoid else ~played
+
     public = (Video.status == VideoStatus.READY.value, Video.visibility == Visibility.PUBLIC.value)
     pool = _ids(session, select(Video.id).where(*public).order_by(Video.id.desc()).limit(NEWEST_LIMIT))
-    pool |= _ids(session, select(VideoStats.video_id).order_by(VideoStats.trend.desc()).limit(TRENDING_LIMIT))
-    pool |= _ids(session, select(VideoStats.video_id).order_by(VideoStats.quality.desc()).limit(STRONG_LIMIT))
-    for tag in _top_tags(profile):
-        best = select(VideoTag.video_id).where(VideoTag.tag == tag).order_by(VideoTag.quality.desc())
-        best = best.limit(TAG_LIMIT)
-        newest = select(VideoTag.video_id).where(VideoTag.tag == tag).order_by(VideoTag.video_id.desc())
-        pool |= _ids(session, best) | _ids(session, newest.limit(TAG_LIMIT // 2))
+    for order, size in ((VideoStats.trend, TRENDING_LIMIT), (VideoStats.quality, STRONG_LIMIT)):
+        ranked = select(VideoStats.video_id).where(new_to_viewer(VideoStats.video_id))
+        pool |= _ids(session, ranked.order_by(order.desc()).limit(size))
+    for tag in interest.best(_popular_tags(session), TOP_TAGS):
+        of_tag = select(VideoTag.video_id).where(VideoTag.tag == tag, new_to_viewer(VideoTag.video_id))
+        pool |= _ids(session, of_tag.order_by(VideoTag.quality.desc()).limit(TAG_LIMIT))
+        pool |= _ids(session, of_tag.order_by(VideoTag.video_id.desc()).limit(TAG_LIMIT // 2))
     neighbours: dict[int, float] = {}
     for seed in profile.get("r", [])[-PAIR_SEEDS:]:
         pairs = session.execute(
@@ -214,14 +241,22 @@ def _candidate_ids(
     return pool, neighbours
 
 
-def _top_tags(profile: dict[str, Any]) -> list[str]:
-    tags = profile.get("t", {})
-    lift = {
-        tag: (positive + INTEREST_STRENGTH * INTEREST_PRIOR) / (exposure + INTEREST_STRENGTH)
-        for tag, (exposure, positive) in tags.items()
-        if positive > 0
-    }
-    return sorted(lift, key=lambda tag: -lift[tag])[:TOP_TAGS]
+_popular_tags_cache: dict[str, tuple[float, list[str]]] = {}
+
+
+def _popular_tags(session: Session) -> list[str]:
+    """The catalogue's most used hashtags (read at most once a minute per process): the topics
+    a viewer can be offered before they have shown any taste."""
+    key = str(session.get_bind().engine.url)
+    cached = _popular_tags_cache.get(key)
+    if cached is None or cached[0] < time.monotonic():
+        count = func.count().label("uses")
+        found = session.scalars(
+            select(VideoTag.tag).group_by(VideoTag.tag).order_by(count.desc()).limit(POPULAR_TAGS)
+        )
+        cached = (time.monotonic() + QUANTILE_TTL_SECONDS, list(found))
+        _popular_tags_cache[key] = cached
+    return cached[1]
 
 
 def _visible(session: Session, pool: set[int], viewer: ViewerRef) -> list[_Candidate]:
@@ -264,13 +299,15 @@ def _values(
     candidates: list[_Candidate],
     viewer: ViewerRef,
     profile: dict[str, Any],
+    interest: _InterestDraws,
     neighbours: dict[int, float],
     weights: RankWeights,
     now_ms: int,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted value per impression of each candidate for this viewer, and which are still
-    being explored."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predicted value per impression of each candidate for this viewer, which are still being
+    explored, and their claim on an exploration slot (value over impressions so far: the least
+    shown first, the better match among equals)."""
     ids = [candidate.id for candidate in candidates]
     stats = online.counters_of(session, ids)
     empty = (0.0,) * len(online.RANK_INPUTS)
@@ -280,12 +317,18 @@ def _values(
     mean_watch = counts["watch_ms"] / np.maximum(impressions, 1)
     quantile = _watch_quantiles(session, candidates, mean_watch)
     watch_quantile = (quantile * impressions + 0.5 * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
-    prior = PRIORS["long"] * PRIOR_IMPRESSIONS
+    authors = online.creator_counters(session, sorted({c.author_id for c in candidates}))
+    empty_author = (0,) * (len(online.RANK_INPUTS) - 1)
+    by_author = np.array([authors.get(c.author_id, empty_author) for c in candidates], dtype=np.float64)
+    priors = creator_priors({name: by_author[:, i] for i, name in enumerate(online.RANK_INPUTS[:-1])})
+    prior = priors["long"] * PRIOR_IMPRESSIONS
     long_rate = rng.beta(
         counts["long"] + prior, np.maximum(impressions - counts["long"], 0) + PRIOR_IMPRESSIONS - prior
     )
-    value = base_value(counts, weights=weights, watch_quantile=watch_quantile, long_rate=long_rate)
-    value *= _interest_lifts(candidates, profile, rng) ** weights.interest
+    value = base_value(
+        counts, weights=weights, watch_quantile=watch_quantile, long_rate=long_rate, priors=priors
+    )
+    value = value**weights.audience * interest.lifts(candidates) ** weights.interest
     value *= _creator_lifts(candidates, profile) ** weights.creator
     pair_weight = np.array([neighbours.get(video_id, 0.0) for video_id in ids])
     value *= 1 + weights.neighbour * np.minimum(pair_weight / PAIR_SATURATION, 1.0)
@@ -295,34 +338,47 @@ def _values(
     if viewer.user is not None:
         followed = set(social.followee_id_list(session, viewer_id=viewer.user.id, at_most=5000))
         value *= np.array([weights.followed_creator if c.author_id in followed else 1.0 for c in candidates])
-    young = np.array([now_ms - c.published_ms < EXPLORE_DAYS * DAY_MS for c in candidates])
+    young = np.array([now_ms - c.published_ms < EXPLORE_HOURS * 3_600_000 for c in candidates])
     exploring = young & (impressions < EXPLORE_IMPRESSIONS)
-    return value, exploring
+    return value, exploring, value / (1 + impressions)
 
 
-def _interest_lifts(
-    candidates: list[_Candidate], profile: dict[str, Any], rng: np.random.Generator
-) -> np.ndarray:
-    """The viewer's positive rate on each candidate's hashtags over the prior rate, from one
-    Thompson draw per hashtag: an unknown hashtag may draw high (the viewer is offered a
-    spread of topics), a known one draws near what they did with it."""
-    tags = profile.get("t", {})
-    draws: dict[str, float] = {}
-    lifts = np.ones(len(candidates))
-    for index, candidate in enumerate(candidates):
-        if not candidate.tags:
-            continue
-        for tag in candidate.tags:
-            if tag not in draws:
-                exposure, positive = tags.get(tag, (0.0, 0.0))
-                positive = min(positive, exposure + 1.0)
-                draws[tag] = rng.beta(
+class _InterestDraws:
+    """One Thompson draw per hashtag per page of the viewer's positive rate on it, from their
+    (exposure, positive) counts: an unknown hashtag may draw high, a known one draws near what
+    the viewer did with it. The same draws pick the hashtags to fetch candidates for and lift
+    each candidate, so the page explores topics as a bandit does, not at random."""
+
+    def __init__(self, profile: dict[str, Any], rng: np.random.Generator) -> None:
+        self._counts = profile.get("t", {})
+        self._rng = rng
+        self._draws: dict[str, float] = {}
+
+    def draw(self, tag: str) -> float:
+        if tag not in self._draws:
+            exposure, positive = self._counts.get(tag, (0.0, 0.0))
+            positive = min(positive, exposure + 1.0)
+            self._draws[tag] = float(
+                self._rng.beta(
                     INTEREST_SHARPNESS * (positive + INTEREST_STRENGTH * INTEREST_PRIOR),
                     INTEREST_SHARPNESS
                     * (max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - INTEREST_PRIOR)),
                 )
-        lifts[index] = sum(draws[tag] for tag in candidate.tags) / len(candidate.tags) / INTEREST_PRIOR
-    return np.clip(lifts, 0.05, 6.0)
+            )
+        return self._draws[tag]
+
+    def best(self, tags: Collection[str], count: int) -> list[str]:
+        """The `count` hashtags among the viewer's and `tags` that draw highest."""
+        pool = {*self._counts, *tags}
+        return sorted(pool, key=lambda tag: -self.draw(tag))[:count]
+
+    def lifts(self, candidates: list[_Candidate]) -> np.ndarray:
+        lifts = np.ones(len(candidates))
+        for index, candidate in enumerate(candidates):
+            if candidate.tags:
+                mean = sum(self.draw(tag) for tag in candidate.tags) / len(candidate.tags)
+                lifts[index] = mean / INTEREST_PRIOR
+        return np.clip(lifts, 0.05, 6.0)
 
 
 def _creator_lifts(candidates: list[_Candidate], profile: dict[str, Any]) -> np.ndarray:
@@ -331,7 +387,7 @@ def _creator_lifts(candidates: list[_Candidate], profile: dict[str, Any]) -> np.
     for index, candidate in enumerate(candidates):
         exposure, positive = creators.get(str(candidate.author_id), (0.0, 0.0))
         if exposure or positive:
-            rate = (positive + CREATOR_STRENGTH * INTEREST_PRIOR) / (exposure + positive + CREATOR_STRENGTH)
+            rate = (positive + CREATOR_STRENGTH * INTEREST_PRIOR) / (exposure + CREATOR_STRENGTH)
             lifts[index] = rate / INTEREST_PRIOR
     return np.clip(lifts, 0.05, 4.0)
 
@@ -340,16 +396,18 @@ def _rerank(
     candidates: list[_Candidate],
     values: np.ndarray,
     exploring: np.ndarray,
+    claims: np.ndarray,
     limit: int,
     weights: RankWeights,
     recent_creators: list[int],
 ) -> list[_Candidate]:
     """Greedy: each slot takes the best remaining item, its value lowered for each recent item
     of the same hashtag, keeping the creator gap. Every `1 / explore_share`-th slot goes to the
-    best video still being explored (a fair first audience for each upload) and no other slot
-    may take one (the cost of exploring stays bounded). Rules relax rather than leave the page
+    video still being explored with the best claim (a fair first audience for each upload) and
+    no other slot may take one (the cost of exploring stays bounded). Rules relax rather than leave the page
     short: first the exploration rule, then the creator gap."""
     order = [int(index) for index in np.argsort(-values, kind="stable")]
+    claim_order = [int(index) for index in np.argsort(-claims, kind="stable")]
     creators: deque[int] = deque(recent_creators[-CREATOR_GAP:], maxlen=CREATOR_GAP)
     topics: deque[tuple[str, ...]] = deque(maxlen=TOPIC_WINDOW)
     explore_every = max(2, round(1 / weights.explore_share)) if weights.explore_share > 0 else 0
@@ -359,9 +417,10 @@ def _rerank(
         explore_slot = bool(explore_every) and len(picked) % explore_every == 1
         best = -1
         for keep_gap, explore_rule in ((True, True), (True, False), (False, False)):
+            by_claim = explore_slot and explore_rule
             best = _best(
-                order,
-                values,
+                claim_order if by_claim else order,
+                claims if by_claim else values,
                 candidates,
                 taken,
                 creators if keep_gap else (),

@@ -50,6 +50,24 @@ def upgrade() -> None:
     op.create_index("ix_feed_video_stats_trend", "feed_video_stats", ["trend"])
     op.create_index("ix_feed_video_stats_quality", "feed_video_stats", ["quality"])
     op.create_table(
+        "feed_creator_stats",
+        sa.Column("author_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        *(
+            sa.Column(name, sa.Integer(), nullable=False)
+            for name in (
+                "impressions",
+                "long_views",
+                "completes",
+                "skips",
+                "likes",
+                "shares",
+                "follows",
+                "hates",
+            )
+        ),
+        sa.PrimaryKeyConstraint("author_id", name=op.f("pk_feed_creator_stats")),
+    )
+    op.create_table(
         "feed_video_tags",
         sa.Column("tag", sa.String(length=100), nullable=False),
         sa.Column("video_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -94,6 +112,7 @@ def downgrade() -> None:
     op.drop_index("ix_users_private", table_name="users")
     op.drop_table("feed_co_engagement")
     op.drop_table("feed_viewer_profiles")
+    op.drop_table("feed_creator_stats")
     op.drop_index("ix_feed_video_tags_tag_quality", table_name="feed_video_tags")
     op.drop_index("ix_feed_video_tags_video_id", table_name="feed_video_tags")
     op.drop_table("feed_video_tags")
