@@ -249,6 +249,10 @@ def _logaddexp(a: float, b: float) -> float:
     return high + math.log1p(math.exp(low - high))
 
 
+# The upserts below run on the connection (Core executemany): the ORM's bulk path spent more
+# time collecting parameters than the database spent writing them.
+
+
 def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -299,7 +303,7 @@ def _save_profiles(session: Session, profiles: dict[str, dict[str, Any]], now_ms
         index_elements=["viewer"],
         set_={"state": statement.excluded.state, "updated_ms": statement.excluded.updated_ms},
     )
-    session.execute(
+    session.connection().execute(
         statement,
         [
             {"viewer": viewer, "state": state, "updated_ms": now_ms}
@@ -345,7 +349,7 @@ def _save_stats(
         index_elements=["video_id"],
         set_={name: statement.excluded[name] for name in values[0] if name != "video_id"},
     )
-    session.execute(statement, values)
+    session.connection().execute(statement, values)
     session.connection().execute(  # Core executemany: one prepared UPDATE, many rows
         update(VideoTag).where(VideoTag.video_id == bindparam("vid")).values(quality=bindparam("q")),
         [{"vid": row["video_id"], "q": row["quality"]} for row in values],
@@ -365,7 +369,7 @@ def _save_creator_stats(session: Session, deltas: dict[int, _VideoDelta], meta: 
         index_elements=["author_id"],
         set_={name: getattr(CreatorStats, name) + statement.excluded[name] for name in _COUNTERS},
     )
-    session.execute(
+    session.connection().execute(
         statement, [{"author_id": author, **totals} for author, totals in sorted(by_author.items())]
     )
 
@@ -401,7 +405,7 @@ def _save_pairs(session: Session, pairs: dict[tuple[int, int], float]) -> None:
         index_elements=["video_id", "neighbour_id"],
         set_={"weight": CoEngagement.weight + statement.excluded.weight},
     )
-    session.execute(
+    session.connection().execute(
         statement,
         [{"video_id": a, "neighbour_id": b, "weight": w} for (a, b), w in sorted(pairs.items())],
     )
