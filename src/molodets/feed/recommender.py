@@ -73,7 +73,7 @@ INTEREST_STRENGTH = 2.0
 # exploration enough to find a new viewer's topics, without burying what they just showed.
 INTEREST_SHARPNESS = 10.0
 CREATOR_STRENGTH = 3.0
-QUANTILE_TTL_SECONDS = 60.0
+CACHE_TTL_SECONDS = 60.0  # per-process caches of catalogue-wide figures (quantiles, popular hashtags)
 _MAX_CURSOR_LENGTH = 4096
 
 
@@ -254,7 +254,7 @@ def _popular_tags(session: Session) -> list[str]:
         found = session.scalars(
             select(VideoTag.tag).group_by(VideoTag.tag).order_by(count.desc()).limit(POPULAR_TAGS)
         )
-        cached = (time.monotonic() + QUANTILE_TTL_SECONDS, list(found))
+        cached = (time.monotonic() + CACHE_TTL_SECONDS, list(found))
         _popular_tags_cache[key] = cached
     return cached[1]
 
@@ -490,7 +490,7 @@ def _watch_quantiles(session: Session, candidates: list[_Candidate], mean_watch:
             by_bucket.setdefault(duration_bucket(duration), []).append(watch / impressions)
         points = np.linspace(0, 1, 21)
         cached = (
-            time.monotonic() + QUANTILE_TTL_SECONDS,
+            time.monotonic() + CACHE_TTL_SECONDS,
             {
                 bucket: np.quantile(np.array(means), points)
                 for bucket, means in by_bucket.items()
