@@ -65,6 +65,7 @@ FOLLOWED_AUTHORS = 30  # followed creators whose two newest videos are candidate
 # its first audience comes from the exploration slots, the least shown first.
 EXPLORE_IMPRESSIONS = 20
 EXPLORE_HOURS = 24
+FIRST_HOUR_CLAIM = 10.0  # an upload in its first hour comes first for the exploration slots
 CREATOR_GAP = 3  # a creator appears at most once in any CREATOR_GAP + 1 consecutive items
 TOPIC_WINDOW = 4
 INTEREST_PRIOR = 0.15  # a viewer's positive reactions per exposure to an average hashtag
@@ -306,8 +307,9 @@ def _values(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predicted value per impression of each candidate for this viewer, which are still being
-    explored, and their claim on an exploration slot (value over impressions so far: the least
-    shown first, the better match among equals)."""
+    explored, and their claim on an exploration slot (value over impressions so far, ten times
+    that in a video's first hour: the newest and least shown first, the better match among
+    equals)."""
     ids = [candidate.id for candidate in candidates]
     stats = online.counters_of(session, ids)
     empty = (0.0,) * len(online.RANK_INPUTS)
@@ -340,7 +342,9 @@ def _values(
         value *= np.array([weights.followed_creator if c.author_id in followed else 1.0 for c in candidates])
     young = np.array([now_ms - c.published_ms < EXPLORE_HOURS * 3_600_000 for c in candidates])
     exploring = young & (impressions < EXPLORE_IMPRESSIONS)
-    return value, exploring, value / (1 + impressions)
+    first_hour = np.array([now_ms - c.published_ms < 3_600_000 for c in candidates])
+    claims = value / (1 + impressions) * np.where(first_hour, FIRST_HOUR_CLAIM, 1.0)
+    return value, exploring, claims
 
 
 class _InterestDraws:
