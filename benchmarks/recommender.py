@@ -169,7 +169,7 @@ def generate(database: Database, *, users: int, videos: int, seed: int) -> tuple
                 "trend": math.log(max(long_views, 1))
                 + (at - online.TREND_EPOCH_MS) / 3_600_000 * math.log(2) / online.TREND_HALF_LIFE_HOURS,
             }
-            row["quality"] = quality(online._rates_input(row), rank_weights)
+            row["quality"] = quality(online.rates_input(row), rank_weights)
             yield row
 
     stats = list(stats_rows())

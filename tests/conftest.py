@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -138,6 +139,21 @@ def db(runtime: Runtime) -> Iterator[Session]:
 def client(runtime: Runtime) -> TestClient:
     # No lifespan (`with`): the session-wide runtime outlives each client.
     return TestClient(create_app(runtime), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def flushing_client(client: TestClient, runtime: Runtime) -> TestClient:
+    """The app's client, whose event posts return once their events are written (the sink
+    otherwise writes them a moment later, together with other requests')."""
+    post = client.post
+
+    def post_and_flush(url: str, **kwargs: Any) -> httpx.Response:
+        response = post(url, **kwargs)
+        assert runtime.events.flush(), "the event writer is stuck (a test transaction holding the lock?)"
+        return response
+
+    client.post = post_and_flush  # type: ignore[method-assign]
+    return client
 
 
 def free_port() -> int:

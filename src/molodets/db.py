@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import structlog
 from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -127,6 +128,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (both PostgreSQL's and SQLite's)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def after_commit(session: Session, callback: Callable[[], object]) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -39,18 +37,9 @@ def views_of(client: TestClient, video: Video) -> int:
 
 
 @pytest.fixture
-def client(client: TestClient, runtime: Runtime) -> TestClient:
-    """The app's client, whose event posts return once their events are written (the sink
-    otherwise writes them a moment later, together with other requests')."""
-    post = client.post
-
-    def post_and_flush(url: str, **kwargs: Any) -> httpx.Response:
-        response = post(url, **kwargs)
-        assert runtime.events.flush(), "the event writer is stuck (a test transaction holding the lock?)"
-        return response
-
-    client.post = post_and_flush  # type: ignore[method-assign]
-    return client
+def client(flushing_client: TestClient) -> TestClient:
+    """Every test here reads what it posted: event posts return once written."""
+    return flushing_client
 
 
 def test_a_batch_is_stored_and_counts_views_once_a_day(

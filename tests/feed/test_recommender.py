@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -182,20 +181,6 @@ def test_private_blocked_and_removed_videos_are_never_offered(db: Session, creat
         record(db, "u77", *watched(video, 30_000), ("like", video, {}))  # popular elsewhere
     ids = page_ids(db, ViewerRef(key=f"u{viewer.id}", user=viewer))
     assert ids == [kept.id]
-
-
-@pytest.fixture
-def flushing_client(client: TestClient, runtime: Runtime) -> TestClient:
-    """Event posts return once the writer has stored (and learned from) them."""
-    post = client.post
-
-    def post_and_flush(url: str, **kwargs: Any) -> httpx.Response:
-        response = post(url, **kwargs)
-        assert runtime.events.flush()
-        return response
-
-    client.post = post_and_flush  # type: ignore[method-assign]
-    return client
 
 
 def test_what_a_viewer_just_did_changes_their_very_next_page(

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter as MetricCounter
 from sqlalchemy import delete, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from molodets.db import utcnow
+from molodets.db import upsert_insert, utcnow
 from molodets.events.models import EventType, Source, ViewMark, WatchEvent
 from molodets.events.schemas import EventIn
 from molodets.feed import online
@@ -167,8 +166,9 @@ def _count_views(session: Session, rows: list[dict[str, object]]) -> int:
     }
     if not marks:
         return 0
-    insert_ = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert_(ViewMark).on_conflict_do_nothing(index_elements=["viewer", "video_id", "day"])
+    statement = upsert_insert(session)(ViewMark).on_conflict_do_nothing(
+        index_elements=["viewer", "video_id", "day"]
+    )
     new_marks = session.scalars(
         statement.returning(ViewMark.video_id),
         [

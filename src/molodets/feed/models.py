@@ -20,15 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from molodets.db import Base
 
 
-class VideoStats(Base):
-    __tablename__ = "feed_video_stats"
-    __table_args__ = (
-        Index("ix_feed_video_stats_trend", "trend"),
-        Index("ix_feed_video_stats_quality", "quality"),
-    )
+class OutcomeCounters:
+    """What audiences did with the impressions counted."""
 
-    video_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    duration_ms: Mapped[int] = mapped_column(Integer, default=0)  # copied: the ranker buckets by it
     impressions: Mapped[int] = mapped_column(Integer, default=0)
     long_views: Mapped[int] = mapped_column(Integer, default=0)  # > 18 s watched, or completed
     completes: Mapped[int] = mapped_column(Integer, default=0)
@@ -37,6 +31,17 @@ class VideoStats(Base):
     shares: Mapped[int] = mapped_column(Integer, default=0)
     follows: Mapped[int] = mapped_column(Integer, default=0)
     hates: Mapped[int] = mapped_column(Integer, default=0)  # "not interested"
+
+
+class VideoStats(OutcomeCounters, Base):
+    __tablename__ = "feed_video_stats"
+    __table_args__ = (
+        Index("ix_feed_video_stats_trend", "trend"),
+        Index("ix_feed_video_stats_quality", "quality"),
+    )
+
+    video_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)  # copied: the ranker buckets by it
     watch_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     # log of the engagement decayed to a fixed epoch (see online.TREND_HALF_LIFE_HOURS): orders
     # videos by current decayed engagement without ever rewriting old rows.
@@ -44,20 +49,12 @@ class VideoStats(Base):
     quality: Mapped[float] = mapped_column(Float, default=0.0)  # value estimate, shrunk to the prior
 
 
-class CreatorStats(Base):
+class CreatorStats(OutcomeCounters, Base):
     """What audiences did with a creator's videos, all together: the prior of each new one."""
 
     __tablename__ = "feed_creator_stats"
 
     author_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    impressions: Mapped[int] = mapped_column(Integer, default=0)
-    long_views: Mapped[int] = mapped_column(Integer, default=0)
-    completes: Mapped[int] = mapped_column(Integer, default=0)
-    skips: Mapped[int] = mapped_column(Integer, default=0)
-    likes: Mapped[int] = mapped_column(Integer, default=0)
-    shares: Mapped[int] = mapped_column(Integer, default=0)
-    follows: Mapped[int] = mapped_column(Integer, default=0)
-    hates: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class VideoTag(Base):

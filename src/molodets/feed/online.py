@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from molodets.db import upsert_insert
 from molodets.events.models import EventType
 from molodets.feed.models import CoEngagement, CreatorStats, VideoStats, VideoTag, ViewerProfile
 from molodets.feed.ranking import RankWeights, quality
@@ -40,20 +40,20 @@ _INTEREST = {"long": 1.0, "complete": 0.5, "like": 1.0, "share": 1.5, "follow": 
 _SKIP_EXPOSURE = 0.5  # a skip counts as this much extra exposure with nothing gained
 _HATE_EXPOSURE = {"t": 4.0, "c": 30.0}  # "not interested": that creator mostly goes
 NEW_VIDEO_QUALITY = 1.0  # a video no one has reacted to sits mid-table among its hashtag's
-# The ranker's names for the stats columns it reads, in the order counters_of returns them.
-RANK_INPUTS = ("impressions", "long", "complete", "like", "share", "follow", "skip", "hate", "watch_ms")
-_RANK_COLUMNS = (
-    "impressions",
-    "long_views",
-    "completes",
-    "likes",
-    "shares",
-    "follows",
-    "skips",
-    "hates",
-    "watch_ms",
-)
-_COUNTERS = ("impressions", "long_views", "completes", "skips", "likes", "shares", "follows", "hates")
+# The stats counters (columns of feed_video_stats and feed_creator_stats) by the ranker's names.
+_RANK_NAMES = {
+    "impressions": "impressions",
+    "long_views": "long",
+    "completes": "complete",
+    "likes": "like",
+    "shares": "share",
+    "follows": "follow",
+    "skips": "skip",
+    "hates": "hate",
+}
+_COUNTERS = tuple(_RANK_NAMES)
+# What counters_of returns, in order: the counters, then watch time (kept per video only).
+RANK_INPUTS = (*_RANK_NAMES.values(), "watch_ms")
 
 
 @dataclass
@@ -253,10 +253,6 @@ def _logaddexp(a: float, b: float) -> float:
 # time collecting parameters than the database spent writing them.
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def _locked(session: Session, statement: Any) -> Any:
     return statement.with_for_update() if session.get_bind().dialect.name == "postgresql" else statement
 
@@ -297,7 +293,7 @@ def _save_profiles(session: Session, profiles: dict[str, dict[str, Any]], now_ms
             if len(entries) > limit:  # keep what was seen most
                 state[kind] = dict(sorted(entries.items(), key=lambda item: -item[1][0])[:limit])
         state["w"] = dict(state.get("w", {}))
-    insert_ = _insert(session)
+    insert_ = upsert_insert(session)
     statement = insert_(ViewerProfile)
     statement = statement.on_conflict_do_update(
         index_elements=["viewer"],
@@ -339,11 +335,11 @@ def _save_stats(
             if delta.trend > -math.inf
             else (old.trend if old else -1e9),
         }
-        row["quality"] = quality(_rates_input(row), weights)
+        row["quality"] = quality(rates_input(row), weights)
         values.append(row)
     for video_id in current:  # the session must not hand back stale objects later
         session.expire(current[video_id])
-    insert_ = _insert(session)
+    insert_ = upsert_insert(session)
     statement = insert_(VideoStats)
     statement = statement.on_conflict_do_update(
         index_elements=["video_id"],
@@ -364,7 +360,7 @@ def _save_creator_stats(session: Session, deltas: dict[int, _VideoDelta], meta: 
             totals[name] += delta.counts[name]
     if not by_author:
         return
-    statement = _insert(session)(CreatorStats)
+    statement = upsert_insert(session)(CreatorStats)
     statement = statement.on_conflict_do_update(
         index_elements=["author_id"],
         set_={name: getattr(CreatorStats, name) + statement.excluded[name] for name in _COUNTERS},
@@ -376,30 +372,22 @@ def _save_creator_stats(session: Session, deltas: dict[int, _VideoDelta], meta: 
 
 def creator_counters(session: Session, author_ids: list[int]) -> dict[int, tuple[int, ...]]:
     """Per creator, `RANK_INPUTS` but watch time (none kept per creator)."""
-    columns = [getattr(CreatorStats, name) for name in _RANK_COLUMNS[:-1]]
+    columns = [getattr(CreatorStats, name) for name in _COUNTERS]
     found = session.execute(
         select(CreatorStats.author_id, *columns).where(CreatorStats.author_id.in_(author_ids))
     )
     return {row[0]: tuple(row[1:]) for row in found}
 
 
-def _rates_input(row: dict[str, Any]) -> dict[str, float]:
-    return {
-        "impressions": row["impressions"],
-        "long": row["long_views"],
-        "complete": row["completes"],
-        "like": row["likes"],
-        "share": row["shares"],
-        "follow": row["follows"],
-        "skip": row["skips"],
-        "hate": row["hates"],
-    }
+def rates_input(row: dict[str, Any]) -> dict[str, float]:
+    """A stats row's counters under the ranker's names."""
+    return {name: row[column] for column, name in _RANK_NAMES.items()}
 
 
 def _save_pairs(session: Session, pairs: dict[tuple[int, int], float]) -> None:
     if not pairs:
         return
-    insert_ = _insert(session)
+    insert_ = upsert_insert(session)
     statement = insert_(CoEngagement)
     statement = statement.on_conflict_do_update(
         index_elements=["video_id", "neighbour_id"],
@@ -413,6 +401,6 @@ def _save_pairs(session: Session, pairs: dict[tuple[int, int], float]) -> None:
 
 def counters_of(session: Session, video_ids: list[int]) -> dict[int, tuple[float, ...]]:
     """The ranker's inputs by video id: `RANK_INPUTS` in order."""
-    columns = [getattr(VideoStats, name) for name in _RANK_COLUMNS]
+    columns = [getattr(VideoStats, name) for name in (*_COUNTERS, "watch_ms")]
     found = session.execute(select(VideoStats.video_id, *columns).where(VideoStats.video_id.in_(video_ids)))
     return {row[0]: tuple(row[1:]) for row in found}

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
-from molodets.db import after_commit, utcnow
+from molodets.db import after_commit, upsert_insert, utcnow
 from molodets.errors import Problem
 from molodets.ids import new_id
 from molodets.notifications.models import Kind, Notification, NotificationActor
@@ -103,7 +102,7 @@ def _open_group(
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     open_only = Notification.read_at.is_(None)
     statement = (
         insert(Notification)
@@ -124,7 +123,7 @@ def _open_group(
 
 
 def _insert_actor(session: Session, *, group_id: int, actor_id: int) -> bool:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = (
         insert(NotificationActor)
         .values(id=new_id(), notification_id=group_id, actor_id=actor_id)

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
-from molodets.db import utcnow
+from molodets.db import upsert_insert, utcnow
 from molodets.errors import Problem
 from molodets.ids import new_id
 from molodets.notifications import service as notifications
@@ -189,7 +188,7 @@ def _approve_all(session: Session, *, owner: User) -> int:
             execution_options={"synchronize_session": False},
         )
     )
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     created: list[int] = []
     for start in range(0, len(claimed), APPROVE_BATCH):
         chunk = claimed[start : start + APPROVE_BATCH]

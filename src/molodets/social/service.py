@@ -22,12 +22,12 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.util import identity_key
 
 from molodets.accounts import service as accounts
 from molodets.accounts.models import User
+from molodets.db import upsert_insert
 from molodets.errors import Problem
 from molodets.ids import new_id
 from molodets.notifications import service as notifications
@@ -331,8 +331,7 @@ def _page_of_playable(
 def insert_once(session: Session, model: Relation, **pair: int) -> bool:
     """Insert the relation unless its pair exists; True if a row was inserted. The database
     decides (ON CONFLICT DO NOTHING on the unique pair), so concurrent requests cannot both win."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     statement = (
         insert(model)
         .values(id=new_id(), **pair)

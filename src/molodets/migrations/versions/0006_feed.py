@@ -17,6 +17,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+COUNTERS = ("impressions", "long_views", "completes", "skips", "likes", "shares", "follows", "hates")
+
+
+def _counter_columns() -> list[sa.Column[int]]:
+    """The outcome counters both stats tables keep (feed.models.OutcomeCounters)."""
+    return [sa.Column(name, sa.Integer(), nullable=False) for name in COUNTERS]
+
+
 def upgrade() -> None:
     op.create_index(
         "ix_users_private",
@@ -28,20 +36,8 @@ def upgrade() -> None:
     op.create_table(
         "feed_video_stats",
         sa.Column("video_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        *(
-            sa.Column(name, sa.Integer(), nullable=False)
-            for name in (
-                "duration_ms",
-                "impressions",
-                "long_views",
-                "completes",
-                "skips",
-                "likes",
-                "shares",
-                "follows",
-                "hates",
-            )
-        ),
+        sa.Column("duration_ms", sa.Integer(), nullable=False),
+        *_counter_columns(),
         sa.Column("watch_ms", sa.BigInteger(), nullable=False),
         sa.Column("trend", sa.Float(), nullable=False),
         sa.Column("quality", sa.Float(), nullable=False),
@@ -52,19 +48,7 @@ def upgrade() -> None:
     op.create_table(
         "feed_creator_stats",
         sa.Column("author_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        *(
-            sa.Column(name, sa.Integer(), nullable=False)
-            for name in (
-                "impressions",
-                "long_views",
-                "completes",
-                "skips",
-                "likes",
-                "shares",
-                "follows",
-                "hates",
-            )
-        ),
+        *_counter_columns(),
         sa.PrimaryKeyConstraint("author_id", name=op.f("pk_feed_creator_stats")),
     )
     op.create_table(
