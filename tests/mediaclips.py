@@ -63,12 +63,14 @@ def make_clip(
     acodec: str | None = None,
     container: str | None = None,
     rotation: int | None = None,
+    mirrored: bool = False,
     sar: str | None = None,
     source: str = "testsrc2",
     extra_args: Sequence[str] = (),
 ) -> Path:
     """A moving test picture with a tone. `rotation` is the clockwise turn a player must apply
-    (display-matrix side data, as phones write it); `sar` like "4/3" makes non-square pixels;
+    (display-matrix side data, as phones write it) and `mirrored` flips the turned picture
+    left-right, as front cameras do; `sar` like "4/3" makes non-square pixels;
     `source="color"` gives near-empty frames for huge dimensions; the container follows the
     suffix (.mp4 .mov .webm .mkv .ts) unless given."""
     kind = _container(path, container)
@@ -89,15 +91,18 @@ def make_clip(
         default_acodec = "libopus" if kind == "webm" else "aac"
         args += ["-c:a", acodec or default_acodec, "-ac", str(audio_channels)]
     args += ["-t", str(seconds), *extra_args, "-f", kind]
-    if rotation is None:
+    if rotation is None and not mirrored:
         run_ffmpeg(*args, str(path))
         return path
     # The display matrix is an input-side option in ffmpeg 7+, so rotation is a second, copying pass.
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
         plain = Path(scratch) / f"plain{path.suffix}"
         run_ffmpeg(*args, str(plain))
-        turn = str(-rotation)  # ffmpeg takes counter-clockwise degrees
-        run_ffmpeg("-display_rotation:v:0", turn, "-i", str(plain), "-c", "copy", "-f", kind, str(path))
+        turn = str(-(rotation or 0))  # ffmpeg takes counter-clockwise degrees
+        flip = ["-display_hflip:v:0"] if mirrored else []
+        run_ffmpeg(
+            "-display_rotation:v:0", turn, *flip, "-i", str(plain), "-c", "copy", "-f", kind, str(path)
+        )
     return path
 
 

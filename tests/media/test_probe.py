@@ -51,7 +51,15 @@ ACCEPTED: list[tuple[str, Callable[..., Path], dict[str, Any], dict[str, Any]]] 
         "coded": (320, 180), "display": (180, 320), "rotation": 270, "orientation": "vertical",
     }),
     ("upside_down.mp4", make_clip, {**SMALL, "rotation": 180}, {
-        "coded": (180, 320), "display": (180, 320), "rotation": 180,
+        "coded": (180, 320), "display": (180, 320), "rotation": 180, "mirrored": False,
+    }),
+    # Front cameras: a mirrored display matrix, which libavutil alone reads as a 180 degree turn.
+    ("selfie_mirrored.mp4", make_clip, {**SMALL, "mirrored": True}, {
+        "coded": (180, 320), "display": (180, 320), "rotation": 0, "mirrored": True,
+    }),
+    ("selfie_landscape_sensor.mov", make_clip, {**LANDSCAPE, "rotation": 90, "mirrored": True}, {
+        "coded": (320, 180), "display": (180, 320), "rotation": 90, "mirrored": True,
+        "orientation": "vertical",
     }),
     ("iphone_hevc_10bit.mov", make_clip, {
         **LANDSCAPE, "vcodec": "libx265", "pix_fmt": "yuv420p10le", "rotation": 90,
@@ -99,6 +107,7 @@ def _fields(result: ProbeResult) -> dict[str, Any]:
         "coded": (video.coded_width, video.coded_height),
         "display": (video.display_width, video.display_height),
         "rotation": video.rotation,
+        "mirrored": video.mirrored,
         "fps": video.fps,
         "pix_fmt": video.pix_fmt,
         "bit_depth": video.bit_depth,

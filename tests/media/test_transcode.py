@@ -158,6 +158,37 @@ def test_ladder_outputs_are_as_planned(ladder_run: tuple[str, list[RenditionFile
         check_rendition(made.path, made.width, made.height, fps=fps, audio=audio)
 
 
+def first_frame(path: Path, *filters: str) -> bytes:
+    """The first picture as 16x16 grey pixels, after autorotation and `filters`."""
+    graph = ",".join([*filters, "scale=16:16:flags=area", "format=gray"])
+    done = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-frames:v", "1", "-vf", graph, "-f", "rawvideo", "-"],
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def distance(a: bytes, b: bytes) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def test_front_camera_mirror_is_applied(clips: ClipCache, tmp_path: Path) -> None:
+    """A front camera's display matrix (turn 90 degrees clockwise, then flip left-right) is
+    baked into the rendition: it looks like the plain picture with those two filters applied,
+    not like the turn alone."""
+    shape = {"width": 320, "height": 180, "seconds": 1.0, "audio": False}
+    plain = clips.get("tc_sensor_plain.mp4", make_clip, **shape)
+    selfie = clips.get("tc_selfie.mov", make_clip, **shape, rotation=90, mirrored=True)
+    probe = probe_file(selfie, max_seconds=60)
+    (made, *_) = transcode_ladder(selfie, probe, plan_ladder(probe), tmp_path, ffmpeg=FFMPEG)
+    check_rendition(made.path, 180, 320, fps=Fraction(30), audio=False)
+    shown = first_frame(made.path)
+    expected = distance(shown, first_frame(plain, "transpose=clock", "hflip"))
+    turned_only = distance(shown, first_frame(plain, "transpose=clock"))
+    assert expected < 6 < turned_only, (expected, turned_only)
+
+
 def test_progress_increases_to_one(ladder_run: tuple[str, list[RenditionFile], list[float]]) -> None:
     _, _, progress = ladder_run
     assert progress[-1] == 1.0

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
+import struct
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +123,7 @@ def _measure(container: InputContainer, head: bytes, max_seconds: int) -> dict[s
         detail = f"The video has {fps:.0f} frames per second; the limit is {MAX_FPS:.0f}."
         raise MediaRejected("frame_rate_too_high", detail)
 
-    rotation = round(-scan.frame.rotation / 90) * 90 % 360  # PyAV gives counter-clockwise degrees
+    rotation, mirrored = _orientation(scan.frame)
     sar = video.sample_aspect_ratio or context.sample_aspect_ratio
     shown_w = max(1, round(width * sar)) if sar and sar > 0 else width
     shown_w, shown_h = (height, shown_w) if rotation in {90, 270} else (shown_w, height)
@@ -138,6 +140,7 @@ def _measure(container: InputContainer, head: bytes, max_seconds: int) -> dict[s
             "display_width": shown_w,
             "display_height": shown_h,
             "rotation": rotation,
+            "mirrored": mirrored,
             "fps": round(fps, 3),
             "pix_fmt": scan.frame.format.name,
             "bit_depth": scan.frame.format.components[0].bits,
@@ -145,6 +148,23 @@ def _measure(container: InputContainer, head: bytes, max_seconds: int) -> dict[s
         },
         "audio": _audio(audio),
     }
+
+
+def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
+    """Clockwise quarter turns, and whether the turned picture is then flipped left-right.
+
+    Read from the display matrix itself: for a mirrored matrix (negative determinant, as front
+    cameras write) libavutil's rotation angle is wrong (a plain flip reads as 180 degrees). ffmpeg
+    applies flips and turns alike when it decodes, so this is metadata for the creator's page."""
+    matrix = next((bytes(d) for d in frame.side_data if d.type.name == "DISPLAYMATRIX"), None)
+    if matrix is None or len(matrix) != 36:
+        return 0, False
+    a, b, _, c, d, *_ = struct.unpack("<9i", matrix)
+    mirrored = a * d - b * c < 0
+    if mirrored:
+        a, c = -a, -c  # undo the flip (it negates the matrix's first column): a pure rotation
+    counter_clockwise = -math.degrees(math.atan2(b, a))  # as av_display_rotation_get measures it
+    return round(-counter_clockwise / 90) * 90 % 360, mirrored
 
 
 def _audio(stream: AudioStream | None) -> dict[str, Any] | None:

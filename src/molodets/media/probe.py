@@ -120,6 +120,7 @@ def _result(ok: dict[str, Any], size: int) -> ProbeResult:
             pix_fmt=str(video["pix_fmt"]),
             bit_depth=int(video["bit_depth"]),
             hdr=video.get("hdr"),
+            mirrored=bool(video.get("mirrored", False)),
         ),
         audio=None
         if audio is None

@@ -32,6 +32,8 @@ class VideoStreamInfo:
     bit_depth: int
     # "pq" or "hlg" for HDR (what phones record by default), None for SDR.
     hdr: str | None = None
+    # Flipped left-right after the rotation: what a front camera's display matrix often says.
+    mirrored: bool = False
 
 
 @dataclass(frozen=True)

@@ -375,6 +375,7 @@ def _probe_summary(probe: ProbeResult) -> dict[str, object]:
         "video_codec": probe.video.codec,
         "audio_codec": probe.audio.codec if probe.audio else None,
         "rotation": probe.video.rotation,
+        "mirrored": probe.video.mirrored,
         "bitrate": probe.bitrate,
         "size_bytes": probe.size_bytes,
     }
