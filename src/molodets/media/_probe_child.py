@@ -23,6 +23,7 @@ from typing import Any, cast
 import av
 from av.audio.stream import AudioStream
 from av.container import InputContainer
+from av.sidedata.sidedata import SideDataContainer, Type
 from av.stream import Disposition
 from av.video.stream import VideoStream
 
@@ -156,8 +157,11 @@ def _orientation(frame: av.VideoFrame) -> tuple[int, bool]:
     Read from the display matrix itself: for a mirrored matrix (negative determinant, as front
     cameras write) libavutil's rotation angle is wrong (a plain flip reads as 180 degrees). ffmpeg
     applies flips and turns alike when it decodes, so this is metadata for the creator's page."""
-    matrix = next((bytes(d) for d in frame.side_data if d.type.name == "DISPLAYMATRIX"), None)
-    if matrix is None or len(matrix) != 36:
+    side_data = cast(SideDataContainer, frame.side_data)  # PyAV's stub names the wrong class
+    if Type.DISPLAYMATRIX not in side_data:
+        return 0, False
+    matrix = bytes(side_data[Type.DISPLAYMATRIX])
+    if len(matrix) != 36:
         return 0, False
     a, b, _, c, d, *_ = struct.unpack("<9i", matrix)
     mirrored = a * d - b * c < 0
