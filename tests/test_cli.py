@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.factories.accounts import DEFAULT_PASSWORD
 
@@ -54,10 +55,23 @@ def test_user_create_without_a_password_off_a_terminal_fails_clearly(tmp_path: P
     assert "Traceback" not in result.stderr
 
 
-def test_bad_settings_give_one_line_and_exit_2(tmp_path: Path) -> None:
-    result = run_cli(tmp_path, "migrate", MOLODETS_DATABASE_URL="mysql://nope")
+@pytest.mark.parametrize(
+    ("args", "environment", "named"),
+    [
+        (("migrate",), {"MOLODETS_DATABASE_URL": "mysql://nope"}, "MOLODETS_DATABASE_URL"),
+        (("migrate",), {"MOLODETS_LOG_LEVEL": "verbose"}, "MOLODETS_LOG_LEVEL"),
+        (("migrate",), {"MOLODETS_NODE_ID": "web-a"}, "MOLODETS_NODE_ID"),
+        (("migrate",), {"MOLODETS_NODE_ID": "1024"}, "MOLODETS_NODE_ID"),
+        # Forked workers would all read one node and could make the same IDs.
+        (("web", "--workers", "2"), {"MOLODETS_NODE_ID": "3"}, "MOLODETS_NODE_ID"),
+    ],
+)
+def test_bad_settings_give_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...], environment: dict[str, str], named: str
+) -> None:
+    result = run_cli(tmp_path, *args, **environment)
     assert result.returncode == 2
-    assert result.stderr.startswith("molodets: configuration error: MOLODETS_DATABASE_URL:")
+    assert result.stderr.startswith(f"molodets: configuration error: {named}")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -51,6 +51,7 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ({"secret_key": "short"}, "MOLODETS_SECRET_KEY: "),
         ({"rate_limits": "maybe"}, "MOLODETS_RATE_LIMITS: "),
         ({"public_base_url": "example.com"}, "MOLODETS_PUBLIC_BASE_URL: "),
+        ({"log_level": "verbose"}, "MOLODETS_LOG_LEVEL: "),
     ],
 )
 def test_wrong_values_stop_with_one_clear_line(
@@ -61,6 +62,10 @@ def test_wrong_values_stop_with_one_clear_line(
     text = str(caught.value)
     assert text.startswith(message)
     assert "\n" not in text
+
+
+def test_log_level_is_case_insensitive(tmp_path: Path) -> None:
+    assert load_settings(data_dir=tmp_path, log_level="warning").log_level == "WARNING"
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ import uvicorn
 from sqlalchemy.exc import OperationalError
 
 from molodets.errors import Problem
+from molodets.ids import configured_node
 from molodets.logging import configure_logging
 from molodets.settings import Settings, SettingsError, load_settings
 
@@ -93,6 +94,9 @@ def cmd_web(args: argparse.Namespace) -> None:
     N processes, each building its own runtime."""
     settings = _settings(args)
     if args.workers and args.workers > 1:
+        if configured_node() is not None:
+            # Every worker would read the same node and could make the same IDs.
+            raise SettingsError("MOLODETS_NODE_ID names one process: leave it unset with --workers")
         print(
             f"Molodets web is running on http://{settings.host}:{settings.port} ({args.workers} workers)",
             flush=True,

@@ -43,10 +43,23 @@ class IdGenerator:
             return (now << (NODE_BITS + SEQUENCE_BITS)) | (self._node << SEQUENCE_BITS) | self._sequence
 
 
+def configured_node() -> int | None:
+    """MOLODETS_NODE_ID, or None when unset; ValueError names what is wrong with it."""
+    configured = os.environ.get("MOLODETS_NODE_ID", "").strip()
+    if not configured:
+        return None
+    if not configured.isdigit() or int(configured) > MAX_NODE:
+        raise ValueError(f"must be a whole number from 0 to {MAX_NODE}")
+    return int(configured)
+
+
 def _node_from_environment() -> int:
-    configured = os.environ.get("MOLODETS_NODE_ID")
+    try:
+        configured = configured_node()
+    except ValueError:
+        configured = None  # load_settings refuses to start with it, in one line
     if configured is not None:
-        return int(configured) & MAX_NODE
+        return configured
     # Random per process: two processes collide only if they share a node *and* a millisecond
     # *and* a sequence number; a deployment that wants certainty sets MOLODETS_NODE_ID.
     return secrets.randbelow(MAX_NODE + 1)

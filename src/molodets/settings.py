@@ -16,8 +16,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from molodets.ids import configured_node
+
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_KEY_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(Exception):
@@ -112,6 +115,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
     @field_validator("secret_key")
     @classmethod
     def _check_secret_key(cls, value: str | None) -> str | None:
@@ -181,6 +192,10 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = "MOLODETS_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
         raise SettingsError(f"{name}: {first['msg']}") from None
+    try:
+        configured_node()
+    except ValueError as exc:
+        raise SettingsError(f"MOLODETS_NODE_ID: {exc}") from None
     if settings.storage_url and settings.storage_url.startswith("s3://") and not settings.s3_endpoint_url:
         # boto3 would fall back to a public cloud endpoint; an operator must say where the store is.
         raise SettingsError("MOLODETS_S3_ENDPOINT_URL: required when MOLODETS_STORAGE_URL is s3://")
