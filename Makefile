@@ -23,6 +23,10 @@ run: install ## migrate, seed demo content on an empty database, and serve on ht
 	$(BIN)/molodets demo --if-empty
 	$(BIN)/molodets serve --host $(HOST) --port $(PORT)
 
+.PHONY: cluster
+cluster: install ## scale-out mode on this machine: S3, 2 web, 2 workers, nginx (PostgreSQL + Redis running)
+	$(BIN)/molodets cluster
+
 .PHONY: lint
 lint: install ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check src tests benchmarks

@@ -9,13 +9,21 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import structlog
 import uvicorn
 from sqlalchemy.exc import OperationalError
 
+from molodets.cluster import (
+    DEFAULT_DATABASE_NAME,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_REDIS_PREFIX,
+    DEFAULT_REDIS_URL,
+)
 from molodets.errors import Problem
 from molodets.ids import configured_node
 from molodets.logging import configure_logging
@@ -178,6 +186,65 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(created)
 
 
+def cmd_cluster(args: argparse.Namespace) -> None:
+    """Scale-out mode on this machine: S3 server, two web processes, two workers and nginx in
+    front, over the machine's PostgreSQL and Redis, until Ctrl+C or SIGTERM."""
+    from molodets.cluster import MANAGED_SETTINGS, Cluster, ClusterConfig, ClusterError, hide_password
+
+    # MOLODETS_* settings the cluster does not decide itself go on to its processes.
+    passed_on = {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith("MOLODETS_") and key not in MANAGED_SETTINGS
+    }
+    config = ClusterConfig(
+        data_dir=Path(args.data_dir or Path(os.environ.get("MOLODETS_DATA_DIR") or "var") / "cluster"),
+        database_url=args.database_url or os.environ.get("MOLODETS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        database_name=args.database_name,
+        redis_url=args.redis_url or os.environ.get("MOLODETS_REDIS_URL") or DEFAULT_REDIS_URL,
+        redis_prefix=args.redis_prefix,
+        front_port=args.port or 0,
+        nginx=args.nginx,
+        env=passed_on,
+        drop_on_stop=args.drop_on_stop,
+    )
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        cluster = Cluster(config, report=lambda line: print(f"cluster: {line}", flush=True))
+        try:
+            cluster.start()
+            print(f"Molodets cluster is running on {cluster.front_url}  (Ctrl+C to stop)")
+            print("\n".join(cluster.describe()))
+            print(
+                f"database {hide_password(cluster.database_url)}, redis {hide_password(config.redis_url)}"
+                f" (prefix {config.redis_prefix})"
+            )
+            print(f"logs in {cluster.log_dir}", flush=True)
+            for name, code in cluster.wait_until_stopped():
+                print(
+                    f"molodets: {name} exited with status {code}; see {cluster.log_path(name)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            # A second Ctrl+C must not leave half the processes running.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            cluster.stop()
+        print("cluster stopped", flush=True)
+    except ClusterError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molodets", description="Molodets short-video platform")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -226,6 +293,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild = counters.add_parser("rebuild", help="recompute every counter from the rows it counts")
     rebuild.set_defaults(handler=cmd_counters_rebuild)
+
+    cluster = add("cluster", cmd_cluster, "run S3, two web processes, two workers and nginx on this machine")
+    cluster.add_argument("--port", type=int, help="the front's port (default: any free port)")
+    cluster.add_argument(
+        "--data-dir", help="logs, uploads and nginx files (default $MOLODETS_DATA_DIR/cluster)"
+    )
+    cluster.add_argument(
+        "--database-url",
+        help=f"PostgreSQL server to create the cluster's database on (default $MOLODETS_DATABASE_URL or "
+        f"{DEFAULT_DATABASE_URL})",
+    )
+    cluster.add_argument(
+        "--database-name",
+        default=DEFAULT_DATABASE_NAME,
+        help="dropped and created at start (default %(default)s)",
+    )
+    cluster.add_argument("--redis-url", help=f"(default $MOLODETS_REDIS_URL or {DEFAULT_REDIS_URL})")
+    cluster.add_argument(
+        "--redis-prefix", default=DEFAULT_REDIS_PREFIX, help="cleared at start (default %(default)s)"
+    )
+    cluster.add_argument("--nginx", help="the nginx executable (default: found on PATH or in /usr/sbin)")
+    cluster.add_argument(
+        "--drop-on-stop", action="store_true", help="drop the database and clear the Redis prefix at stop"
+    )
 
     demo = add("demo", cmd_demo, "seed demo creators and clips")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if any account exists")
