@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,13 @@ def run_job_directly(runtime: Runtime, job: object, *args: object) -> None:
         session.commit()
 
 
+def make_scratch(runtime: Runtime, name: str) -> Path:
+    folder = runtime.settings.data_dir / "work" / name
+    folder.mkdir(parents=True)
+    (folder / "720p.mp4.part").write_bytes(b"partial")
+    return folder
+
+
 def test_upload_to_ready_video_with_first_rendition_then_ladder(
     client: TestClient, db: Session, runtime: Runtime, clip: Path
 ) -> None:
@@ -72,8 +82,17 @@ def test_upload_to_ready_video_with_first_rendition_then_ladder(
     assert created["hashtags"] == ["привет", "hello"]
     assert created["mentions"] == ["friend"]
     video_id = int(str(created["id"]))
+    # Scratch folders of runs killed on this worker, whose retries ran elsewhere: one abandoned
+    # a day ago, one that a live run on another worker thread is still writing.
+    abandoned, live = (make_scratch(runtime, name) for name in ("video-1", "video-2"))
+    day_ago = time.time() - 86_400
+    for path in (abandoned, *abandoned.iterdir()):
+        os.utime(path, (day_ago, day_ago))
 
     run_job_directly(runtime, tasks.publish_first, video_id)
+    assert not abandoned.exists()
+    assert live.exists()
+    shutil.rmtree(live)
     published = client.get(f"/api/v1/videos/{video_id}", headers=headers).json()
     assert published["status"] == "ready"
     assert published["stage"] == "ladder"

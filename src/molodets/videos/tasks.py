@@ -121,15 +121,31 @@ def _progress_reporter(
 
 @contextmanager
 def _workdir(runtime: Runtime, video_id: int) -> Iterator[Path]:
-    """A scratch folder per video: a run killed with its worker leaves its files here, and the
-    next run of the same video starts by clearing them."""
-    path = runtime.settings.data_dir / "work" / f"video-{video_id}"
+    """A scratch folder per video: a run killed with its worker leaves its files here. The next
+    run of the same video starts by clearing them; since that run may happen on another worker,
+    every run also clears this disk's folders that no live run can still be writing."""
+    root = runtime.settings.data_dir / "work"
+    _clear_abandoned_workdirs(root, older_than=2 * _timeout(runtime.settings.video_max_seconds * 1000, 10))
+    path = root / f"video-{video_id}"
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _clear_abandoned_workdirs(root: Path, *, older_than: float) -> None:
+    """Remove scratch folders whose newest file is older than any stage may run (ffmpeg writes
+    its output continuously, so a live run's folder is always fresh)."""
+    cutoff = time.time() - older_than
+    for folder in root.glob("video-*") if root.is_dir() else ():
+        try:
+            newest = max([folder.stat().st_mtime, *(f.stat().st_mtime for f in folder.iterdir())])
+        except OSError:
+            continue  # removed meanwhile by its own run
+        if newest < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _source_file(runtime: Runtime, snapshot: Snapshot, workdir: Path) -> Path:
