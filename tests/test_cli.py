@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -145,6 +147,35 @@ def test_serve_migrates_answers_and_stops_cleanly(tmp_path: Path) -> None:
     assert process.returncode == 0, output
     assert f"Molodets is running on {base}" in output
     assert (tmp_path / "molodets.sqlite3").exists()
+
+
+def test_more_signed_in_requests_than_threads_and_connections_never_stall(tmp_path: Path) -> None:
+    """150 requests at once, each authenticated (one thread-pool call) and then handled (another)
+    in one transaction: more than the server's threads plus its pool's connections. Requests
+    that waited for a connection inside a thread used to stall the server until the pool's
+    30 s timeout, then fail with 500."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start_process(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(port))
+    try:
+        assert wait_until_ready(process, base).status_code == 200
+        account = {"username": "crowded", "password": DEFAULT_PASSWORD}
+        assert httpx.post(f"{base}/api/v1/accounts", json=account).status_code == 201
+        token = httpx.post(
+            f"{base}/api/v1/tokens", json={"login": "crowded", "password": DEFAULT_PASSWORD, "name": "crowd"}
+        ).json()["token"]
+
+        async def crowd() -> list[int]:
+            limits = httpx.Limits(max_connections=150)
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+                requests = (client.get("/api/v1/me", headers=headers) for _ in range(150))
+                answers = await asyncio.gather(*requests)
+            return [answer.status_code for answer in answers]
+
+        assert Counter(asyncio.run(crowd())) == {200: 150}
+    finally:
+        stop(process)
 
 
 def test_web_with_several_worker_processes_and_a_separate_worker(tmp_path: Path) -> None:

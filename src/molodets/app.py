@@ -87,7 +87,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(web_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the event loop: no worker thread to wait for
         """The process is alive (nothing else is checked: a liveness probe must not cascade)."""
         return {"status": "ok"}
 

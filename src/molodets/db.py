@@ -7,7 +7,9 @@ with `after_commit` and is dropped if the transaction rolls back.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -94,15 +96,31 @@ def _begin_sqlite(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Connections per process: pool plus overflow. SQLite's are cheap (WAL readers never block each
+# other); a PostgreSQL server counts them against max_connections.
+POOL_SIZE = {"sqlite": 16, "postgresql": 10}
+POOL_OVERFLOW = {"sqlite": 16, "postgresql": 20}
+# Connections kept out of the requests' share: the event writer, job consumers in embedded mode,
+# media delivery and pages' short reads.
+RESERVED_CONNECTIONS = 8
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            pool_size=POOL_SIZE["sqlite"],
+            max_overflow=POOL_OVERFLOW["sqlite"],
+        )
         event.listen(engine, "connect", _configure_sqlite)
         # Take transaction control away from pysqlite so our BEGIN IMMEDIATE is the only one.
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE["postgresql"], max_overflow=POOL_OVERFLOW["postgresql"]
+    )
 
 
 class Database:
@@ -121,10 +139,29 @@ class Database:
             expire_on_commit=False,
             info=self.session_info,
         )
+        dialect = "sqlite" if self.is_sqlite else "postgresql"
+        self.request_slots = POOL_SIZE[dialect] + POOL_OVERFLOW[dialect] - RESERVED_CONNECTIONS
+        self._admissions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def request_admission(self) -> asyncio.Semaphore:
+        """The requests' share of the pool, waited for on the event loop (one per loop).
+
+        A request holds its connection from authentication to the end of its handler, across two
+        thread-pool calls. Were it to wait for a connection inside a worker thread, requests
+        holding connections could wait for threads while every thread waited for a connection:
+        a stall until the pool's timeout. Waiting here, before any thread, keeps the connection
+        holders fewer than the threads and the pool."""
+        loop = asyncio.get_running_loop()
+        admission = self._admissions.get(loop)
+        if admission is None:
+            admission = self._admissions[loop] = asyncio.Semaphore(self.request_slots)
+        return admission
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,7 +3,7 @@ client's address, and body limits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,7 +19,15 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def _request_session(request: Request) -> Iterator[Session]:
+async def _admitted(request: Request) -> AsyncIterator[None]:
+    """A share of the connection pool for the whole request (`Database.request_admission`)."""
+    async with get_runtime(request).db.request_admission():
+        yield
+
+
+def _request_session(
+    request: Request, _admission: Annotated[None, Depends(_admitted, scope="function")]
+) -> Iterator[Session]:
     """The request's one transaction: committed after the handler returns and before the
     response is sent (so a failed commit is an error response, not a lost write), rolled back if
     the handler raises."""
