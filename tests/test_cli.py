@@ -124,6 +124,17 @@ def wait_until_ready(process: subprocess.Popen[str], base: str, seconds: float =
             time.sleep(0.2)
 
 
+def scrape(url: str, process: subprocess.Popen[str], seconds: float = 30) -> str:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return httpx.get(url, timeout=2).raise_for_status().text
+        except httpx.TransportError:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, f"no metrics within {seconds} s"
+            time.sleep(0.2)
+
+
 def stop(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> str:
     process.send_signal(sig)
     output, _ = process.communicate(timeout=30)
@@ -183,7 +194,8 @@ def test_web_with_several_worker_processes_and_a_separate_worker(tmp_path: Path)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     web = start_process(tmp_path, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", "2")
-    worker = start_process(tmp_path, "worker", "--workers", "1")
+    metrics_port = _free_port()
+    worker = start_process(tmp_path, "worker", "--workers", "1", "--metrics-port", str(metrics_port))
     try:
         assert wait_until_ready(web, base).status_code == 200
         # A session made by one process is honoured by whichever process answers next.
@@ -196,6 +208,11 @@ def test_web_with_several_worker_processes_and_a_separate_worker(tmp_path: Path)
         )
         assert all(client.get("/api/v1/me").status_code == 200 for _ in range(10))
         assert worker.poll() is None
+        # The worker's own metrics: queue depth (what says "add workers") and its job runs.
+        scraped = scrape(f"http://127.0.0.1:{metrics_port}/metrics", worker)
+        assert 'molodets_jobs_pending{queue="media"}' in scraped
+        assert 'molodets_jobs_delayed{queue="default"}' in scraped
+        assert 'molodets_jobs_pending{queue="default"}' in client.get("/metrics").text
     finally:
         web_output = stop(web)
         worker_output = stop(worker, signal.SIGTERM)

@@ -129,6 +129,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings(args)
     runtime = build_runtime(settings)
     queues = args.queue or ["default", "media"]
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=settings.host)
     print(f"worker consuming {', '.join(queues)}", flush=True)
     runtime.jobs.run_worker(
         queues, workers=args.workers or settings.job_workers, scheduler=not args.no_scheduler
@@ -272,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--workers", type=int, help="consumer threads per queue")
     worker.add_argument("--no-scheduler", action="store_true", help="do not run periodic jobs here")
+    worker.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics (jobs, queue depth) on this port"
+    )
 
     add("migrate", cmd_migrate, "upgrade the database schema to the latest version")
 

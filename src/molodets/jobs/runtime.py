@@ -19,6 +19,7 @@ import structlog
 from huey import PriorityRedisHuey, SqliteHuey
 from redis import ConnectionPool
 
+from molodets.jobs import metrics
 from molodets.jobs.consumers import EmbeddedConsumer, run_until_signalled, start_consumer, stop_consumers
 from molodets.jobs.execution import run_job
 from molodets.jobs.registry import (
@@ -112,6 +113,7 @@ class JobRuntime:
         """Give jobs their runtime, and let any session of its database find these queues."""
         self._runtime = runtime
         runtime.db.session_info[JOBS_INFO_KEY] = self
+        metrics.report_queue_depth(self)
 
     def _require_runtime(self) -> Runtime:
         if self._runtime is None:
