@@ -132,7 +132,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
     if args.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(args.metrics_port, addr=settings.host)
+        try:
+            start_http_server(args.metrics_port, addr=settings.host)
+        except OSError as exc:
+            raise CommandError(f"cannot serve metrics on port {args.metrics_port}: {exc.strerror}") from None
     print(f"worker consuming {', '.join(queues)}", flush=True)
     runtime.jobs.run_worker(
         queues, workers=args.workers or settings.job_workers, scheduler=not args.no_scheduler
