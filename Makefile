@@ -46,6 +46,12 @@ bench: install ## run the benchmarks (they print figures and ratios against a ba
 	$(BIN)/python benchmarks/social.py
 	$(BIN)/python benchmarks/recommender.py
 
+.PHONY: load
+load: install ## load test a real server (docs/load.md); LOAD_SCENARIOS="foryou mixed soak" LOAD_ARGS="--mode cluster"
+	@for scenario in $(or $(LOAD_SCENARIOS),foryou mixed); do \
+		$(BIN)/python benchmarks/load.py --scenario $$scenario $(LOAD_ARGS) || exit 1; \
+	done
+
 .PHONY: sim
 sim: install ## the For You simulator: the recommender against baselines on users with known tastes
 	$(BIN)/python -m benchmarks.feedsim
