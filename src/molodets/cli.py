@@ -61,7 +61,7 @@ SHUTDOWN_GRACE_SECONDS = 5
 
 
 def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
-    from molodets.app import create_app, tune_gc_for_serving
+    from molodets.app import create_app, tune_memory_for_serving
     from molodets.runtime import build_runtime
 
     runtime = build_runtime(settings)
@@ -69,7 +69,7 @@ def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
     url = f"http://{settings.host}:{settings.port}"
     if with_jobs:
         runtime.jobs.start_consumers(settings.job_workers)
-    tune_gc_for_serving()
+    tune_memory_for_serving()
     print(f"Molodets is running on {url}  (Ctrl+C to stop)", flush=True)
     try:
         uvicorn.run(

@@ -96,10 +96,11 @@ def _begin_sqlite(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# Connections per process: pool plus overflow. SQLite's are cheap (WAL readers never block each
-# other); a PostgreSQL server counts them against max_connections.
-POOL_SIZE = {"sqlite": 16, "postgresql": 10}
-POOL_OVERFLOW = {"sqlite": 16, "postgresql": 20}
+# Connections per process: pool plus overflow. Each SQLite connection keeps its own page cache
+# (2 MiB), and one process runs Python on one core at a time, so a few suffice; a PostgreSQL
+# server counts them against max_connections.
+POOL_SIZE = {"sqlite": 8, "postgresql": 10}
+POOL_OVERFLOW = {"sqlite": 8, "postgresql": 20}
 # Connections kept out of the requests' share: the event writer, job consumers in embedded mode,
 # media delivery and pages' short reads.
 RESERVED_CONNECTIONS = 8
