@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import structlog
 from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -108,12 +108,11 @@ RESERVED_CONNECTIONS = 8
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 15},
-            pool_size=POOL_SIZE["sqlite"],
-            max_overflow=POOL_OVERFLOW["sqlite"],
-        )
+        # An in-memory database lives in one connection (SQLAlchemy's SingletonThreadPool).
+        in_memory = make_url(url).database in {None, "", ":memory:"}
+        sized = {"pool_size": POOL_SIZE["sqlite"], "max_overflow": POOL_OVERFLOW["sqlite"]}
+        pool = {} if in_memory else sized
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, **pool)
         event.listen(engine, "connect", _configure_sqlite)
         # Take transaction control away from pysqlite so our BEGIN IMMEDIATE is the only one.
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
