@@ -11,8 +11,9 @@ Per network it prints median and p90 of:
   in ms since the navigation started: `performance.timeOrigin`);
 - ArrowDown -> the next active video's first presented frame, after watching each clip for
   `--dwell` seconds, with preloading on and off (`?preload=0`), and their ratio;
-- /media/ bytes per video watched (DevTools `Network.loadingFinished`) against the budget: the
-  rendition the player chose (`data-rendition`, sized by the API) plus the heads of the next two;
+- /media/ bytes per video watched (DevTools Network events; see `Traffic` for answers the HTTP
+  cache started) against the budget: the rendition the player chose (`data-rendition`, sized by
+  the API) plus the heads of the next two, and what any excess was;
 - stalls (`waiting` after playback started, not at a loop's seek) and the renditions chosen. On
   the slowest link each clip is watched for at least its whole duration: stalls are judged there.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -122,53 +124,95 @@ class Load:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Response:
+    """One answer to a request, as DevTools saw it."""
+
+    path: str
+    start: int = 0  # its first byte: the Content-Range start, 0 for a whole file
+    delivered: int = 0  # body bytes handed to the page, from the network or the HTTP cache
+    wire: int = 0  # what the network reported: loadingFinished's total, else the chunks' own
+    headers: int = 0
+    finished: bool = False
+    cached: bool = False  # the HTTP cache answered it, in whole or in part
+
+
 class Traffic:
-    """Bytes over the wire per URL path, from the DevTools Network domain. A finished request
-    reports its total; one the media element cancels (it does, to seek or to stop a preload)
-    never finishes and its chunks' encoded sizes come in late or not at all, so its headers
-    plus the body bytes it received count instead (media is not content-encoded). A response
-    from the HTTP cache (a range already fetched) costs nothing."""
+    """Bytes over the wire per URL path, from the DevTools Network domain. Every page load has a
+    fresh context, so its HTTP cache only ever holds what came over the wire in that load.
+
+    - An answer the cache had no part in counts its reported total when it finishes. One the
+      media element cancels (it does, to seek or to stop preloading) never finishes and its
+      chunks' encoded sizes come in late or not at all, so its headers plus the body bytes it
+      received count instead (media is not content-encoded).
+    - An answer the cache started (a range fetched before, the rest from the network: the player
+      reads a preloaded head that way) is flagged as from the cache as a whole, and reports only
+      what the network added, not at all when cancelled. It counts the body bytes it delivered
+      that no earlier answer for the same path had delivered (they can only have come over the
+      wire), or what it reported, if more. Bytes that reached the cache but never the page are
+      not seen: DevTools does not report them."""
 
     def __init__(self, cdp: CDPSession) -> None:
-        self.paths: dict[str, str] = {}
-        self.headers: dict[str, int] = {}
-        self.body: dict[str, int] = defaultdict(int)
-        self.finished: dict[str, int] = {}
-        self.cached: set[str] = set()
+        self.responses: dict[str, Response] = {}  # in the order the requests were sent
         cdp.on("Network.requestWillBeSent", self._sent)
-        cdp.on("Network.requestServedFromCache", lambda event: self.cached.add(event["requestId"]))
+        cdp.on("Network.requestServedFromCache", self._from_cache)
         cdp.on("Network.responseReceived", self._response)
         cdp.on("Network.dataReceived", self._data)
         cdp.on("Network.loadingFinished", self._done)
 
     def _sent(self, event: dict[str, Any]) -> None:
-        self.paths[event["requestId"]] = urlsplit(event["request"]["url"]).path
+        self.responses[event["requestId"]] = Response(urlsplit(event["request"]["url"]).path)
+
+    def _from_cache(self, event: dict[str, Any]) -> None:
+        if response := self.responses.get(event["requestId"]):
+            response.cached = True
 
     def _response(self, event: dict[str, Any]) -> None:
-        response = event["response"]
-        if response.get("fromDiskCache") or response.get("fromServiceWorker"):
-            self.cached.add(event["requestId"])
-        self.headers[event["requestId"]] = int(response.get("encodedDataLength", 0))
+        if not (response := self.responses.get(event["requestId"])):
+            return
+        answer = event["response"]
+        response.cached |= bool(answer.get("fromDiskCache") or answer.get("fromServiceWorker"))
+        response.headers = int(answer.get("encodedDataLength", 0))
+        headers = {name.lower(): value for name, value in answer.get("headers", {}).items()}
+        if match := re.match(r"bytes (\d+)-", headers.get("content-range", "")):
+            response.start = int(match[1])
 
     def _data(self, event: dict[str, Any]) -> None:
-        self.body[event["requestId"]] += int(event.get("dataLength", 0))
+        if response := self.responses.get(event["requestId"]):
+            response.delivered += int(event.get("dataLength", 0))
+            response.wire += int(event.get("encodedDataLength", 0))
 
     def _done(self, event: dict[str, Any]) -> None:
-        self.finished[event["requestId"]] = int(event["encodedDataLength"])
-
-    def sent(self, request: str) -> int:
-        if request in self.cached:
-            return 0
-        if request in self.finished:
-            return self.finished[request]
-        return self.headers.get(request, 0) + self.body.get(request, 0)
+        if response := self.responses.get(event["requestId"]):
+            response.finished = True
+            response.wire = int(event["encodedDataLength"])
 
     def media(self) -> dict[str, int]:
         totals: dict[str, int] = defaultdict(int)
-        for request, path in self.paths.items():
-            if path.startswith("/media/"):
-                totals[path] += self.sent(request)
+        seen: dict[str, list[tuple[int, int]]] = defaultdict(list)  # byte spans delivered so far
+        for response in self.responses.values():
+            if not response.path.startswith("/media/"):
+                continue
+            span = (response.start, response.start + response.delivered)
+            if not response.cached:
+                sent = response.wire if response.finished else response.headers + response.delivered
+            else:
+                sent = max(response.wire, uncovered(span, seen[response.path]))
+            seen[response.path].append(span)
+            totals[response.path] += sent
         return dict(totals)
+
+
+def uncovered(span: tuple[int, int], spans: list[tuple[int, int]]) -> int:
+    """How many bytes of `span` none of `spans` covers."""
+    start, end = span
+    left, covered = start, 0
+    for first, last in sorted(spans):
+        first, last = max(first, left), min(last, end)
+        if last > first:
+            covered += last - first
+            left = last
+    return end - start - covered
 
 
 def seed(base: str, count: int, work: Path) -> list[Clip]:
@@ -358,6 +402,7 @@ class Bytes:
     video: int = 0
     budget: int = 0
     excess: int = 0
+    why: Counter[str] = field(default_factory=Counter)  # the excess by what it was
     heads: int = 0  # fetched of the two unwatched clips, whatever their size
     other: int = 0  # posters, avatars
     watched: int = 0
@@ -382,16 +427,21 @@ class Bytes:
                     head = round(size * min(1.0, HEAD_SECONDS / max(clip.duration_s, 0.1)))
                     ahead[clip.id][1] = max(ahead[clip.id][1], head)  # one head per clip, any rendition
                 elif name == chosen[clip.id]:
-                    tally.excess += max(0, sent - round(size * BYTES_SLACK))
+                    tally.add("a watched clip twice", sent - round(size * BYTES_SLACK))
                 else:
-                    tally.excess += sent
+                    tally.add("another rendition of a watched clip", sent)
             ranked = sorted(ahead.values(), reverse=True)
             for fetched, head in ranked[:2]:
                 tally.heads += fetched
                 tally.budget += min(fetched, head)
-                tally.excess += max(0, fetched - round(head * BYTES_SLACK))
-            tally.excess += sum(fetched for fetched, _ in ranked[2:])
+                tally.add("more than a head ahead", fetched - round(head * BYTES_SLACK))
+            tally.add("a third clip ahead", sum(fetched for fetched, _ in ranked[2:]))
         return tally
+
+    def add(self, why: str, excess: int) -> None:
+        if excess > 0:
+            self.excess += excess
+            self.why[why] += excess
 
 
 def stalls_of(loads: list[Load]) -> tuple[int, float, int]:
@@ -433,6 +483,8 @@ def report(net: Network, figures: Figures, clips: list[Clip], args: argparse.Nam
     print(f"{'video bytes per clip watched':<44}{per_clip:>6.0f}kB{'':>8}   "
           f"budget {sent.budget / sent.watched / kb:.0f} kB, "
           f"excess {sent.excess / sent.watched / kb:.0f} kB {mark(sent.excess == 0)}")  # fmt: skip
+    for why, excess in sent.why.most_common():
+        print(f"{'  excess: ' + why:<44}{excess / sent.watched / kb:>6.1f}kB")
     print(f"{'video bytes per clip watched, ?preload=0':<44}{per_clip_off:>6.0f}kB{'':>8}   "
           f"preloading / off = {per_clip / per_clip_off:.2f}x")  # fmt: skip
     heads = sent.heads / len(figures.loads) / kb

@@ -6,13 +6,15 @@ a phone and a desktop go to test-artifacts/."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Request
 
 from molodets.demo_clips import DEMO_CLIPS, make_demo_clip
 from molodets.media.ffmpeg import ffmpeg_executable
@@ -133,6 +135,42 @@ def test_feed_plays_swipes_at_once_and_the_url_follows(
     assert page.evaluate(f"() => document.querySelector({ACTIVE_VIDEO!r}).paused")
     assert page.locator("[data-slide][data-active]").get_attribute("class") is not None
     assert "is-paused" in str(page.locator("[data-slide][data-active]").get_attribute("class"))
+    assert errors == []
+
+
+def test_preloading_fetches_the_heads_of_the_next_two_and_no_further(
+    page: Page, clips: list[dict[str, Any]], errors: list[str]
+) -> None:
+    """While a clip plays, the player fetches the heads of the next two clips itself (a Range
+    request with an end, into the HTTP cache) and nothing of the clip after them; the <video>
+    elements ahead download nothing (Chromium would buffer a whole short clip: heads.js)."""
+    clip_of = {urlsplit(r["url"]).path: clip["id"] for clip in clips for r in clip["renditions"]}
+    media: list[tuple[str, str | None]] = []  # (clip id, Range header) of each video request
+
+    def on_request(request: Request) -> None:
+        if (path := urlsplit(request.url).path) in clip_of:
+            media.append((clip_of[path], request.headers.get("range")))
+
+    def ahead() -> set[str]:
+        return {clip for clip, _ in media} - {order[0]}
+
+    page.on("request", on_request)
+    page.goto("/")
+    wait_playing(page)
+    order = page.evaluate(
+        "() => JSON.parse(document.getElementById('feed-data').textContent).items.map((item) => item.id)"
+    )
+    assert len(order) >= 4, order  # a third clip ahead exists (For You wraps around)
+    deadline = time.monotonic() + 15
+    while len(ahead()) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(1000)  # and nothing else follows
+
+    assert ahead() == set(order[1:3])
+    for clip, byte_range in media:
+        if clip != order[0]:
+            assert byte_range is not None
+            assert re.fullmatch(r"bytes=0-\d+", byte_range), (clip, byte_range)
     assert errors == []
 
 

@@ -1,12 +1,14 @@
 // The swipe player (templates/_player.html; the contract other code relies on is in its data-*
 // hooks and the `molodets:slide` event). One video per screen; a fixed pool of five slides is
 // recycled as the viewer swipes: the one on screen, one behind it (kept for a quick swipe back)
-// and two ahead (poster loaded, video preloaded so a swipe starts at once). Slides further away
-// release their video decoders, so memory stays flat however long the viewer watches.
+// and two ahead (poster loaded, the head of the video in the HTTP cache so a swipe starts at
+// once: heads.js). Slides further away release their video decoders, so memory stays flat however
+// long the viewer watches.
 
 import { CommentSheet } from "./comments.js";
 import { FeedSource } from "./feed.js";
 import { attachGestures } from "./gestures.js";
+import { cachedHead, headBytes, wantHeads } from "./heads.js";
 import { describeProgress, paintProgress, wireProgress } from "./progress.js";
 import { chooseRendition, recordThroughput } from "./rendition.js";
 import { fill, fillSlide, showCount, videoPath } from "./slides.js";
@@ -73,22 +75,36 @@ function box() {
   return { width: rect.width || window.innerWidth, height: rect.height || window.innerHeight };
 }
 
-/** Give the slide's video a source (the rendition chosen now) unless it already has this one. */
+/**
+ * Give the slide's video a source (the rendition chosen now) unless it already has this one.
+ * "auto": it is on screen and downloads; "none": it is ahead, its head is fetched into the HTTP
+ * cache (heads.js) and it downloads nothing until it is on screen. Returns the head to preload,
+ * or null.
+ */
 function load(slide, item, preload) {
   const video = slide.querySelector("video");
-  if (video.dataset.for === item.id && video.getAttribute("src")) {
-    if (preload === "auto") video.preload = "auto";
-    return;
+  if (video.dataset.for !== item.id || !video.getAttribute("src")) {
+    const rendition = chooseRendition(item.renditions, box(), provisionalBps());
+    if (!rendition) return null;
+    video.preload = preload;
+    delete video.dataset.sampled;
+    delete video.dataset.started;
+    delete video.dataset.shown;
+    video.src = rendition.url;
+    video.dataset.rendition = rendition.name;
+    video.dataset.for = item.id;
+    video.dataset.bytes = String(rendition.size_bytes || 0);
+    video.dataset.head = String(headBytes(rendition, item.duration_ms));
+  } else if (preload === "auto") {
+    video.preload = "auto";
   }
-  const rendition = chooseRendition(item.renditions, box(), provisionalBps());
-  if (!rendition) return;
-  video.preload = preload;
-  delete video.dataset.sampled;
-  video.src = rendition.url;
-  video.dataset.rendition = rendition.name;
-  video.dataset.for = item.id;
-  video.dataset.bytes = String(rendition.size_bytes || 0);
-  video.dataset.started = String(performance.now());
+  if (preload === "auto" && !video.dataset.started) {
+    // Its download starts now; what the head fetch put in the cache is not the link's speed.
+    video.dataset.started = String(performance.now());
+    video.dataset.cached = String(cachedHead(video.src));
+  }
+  // One that has played (the viewer went back) has more than its head already.
+  return video.dataset.started ? null : { url: video.src, bytes: Number(video.dataset.head) || 0 };
 }
 
 /** Stop fetching and decoding: removing the source and calling load() frees the decoder. */
@@ -99,6 +115,7 @@ function release(slide) {
   video.removeAttribute("src");
   delete video.dataset.rendition;
   delete video.dataset.for;
+  delete video.dataset.shown;
   video.load();
 }
 
@@ -117,36 +134,42 @@ function play(video) {
   });
 }
 
-// Throughput from the video's own download: the share of the file buffered over the time since
-// its source was set, once it is more than a few round trips' worth.
+// The rate of a video's own download: the share of the file buffered, less what came from the
+// HTTP cache, over the time since it started; null until that is more than a few round trips'
+// worth.
+function downloadBps(video) {
+  const total = Number(video?.dataset.bytes) || 0;
+  if (!total || !video.dataset.started || !video.duration || !video.buffered.length) return null;
+  const buffered = (total * video.buffered.end(video.buffered.length - 1)) / video.duration;
+  const bytes = buffered - (Number(video.dataset.cached) || 0);
+  const elapsed = (performance.now() - Number(video.dataset.started)) / 1000;
+  return bytes >= MIN_SAMPLE_BYTES && elapsed > 0.02 ? (bytes * 8) / elapsed : null;
+}
+
 function sampleThroughput(video) {
-  const total = Number(video.dataset.bytes) || 0;
-  if (!total || !video.duration || !video.buffered.length || video.dataset.sampled) return;
-  const bytes = (total * video.buffered.end(video.buffered.length - 1)) / video.duration;
-  const elapsed = (performance.now() - Number(video.dataset.started || 0)) / 1000;
-  if (bytes >= MIN_SAMPLE_BYTES && elapsed > 0.02) {
-    video.dataset.sampled = "1";
-    recordThroughput((bytes * 8) / elapsed);
-  }
+  if (video.dataset.sampled) return;
+  const bps = downloadBps(video);
+  if (bps === null) return;
+  video.dataset.sampled = "1";
+  recordThroughput(bps);
 }
 
 // Before any download has finished: what the clip on screen has fetched so far, over the time
 // it took (slow links are exactly where that is known soonest).
 function provisionalBps() {
-  const video = slideAt(active)?.querySelector("video");
-  const total = Number(video?.dataset.bytes) || 0;
-  if (!video || !total || !video.duration || !video.buffered.length) return null;
-  const bytes = (total * video.buffered.end(video.buffered.length - 1)) / video.duration;
-  const elapsed = (performance.now() - Number(video.dataset.started || 0)) / 1000;
-  return bytes >= MIN_SAMPLE_BYTES && elapsed > 0.02 ? (bytes * 8) / elapsed : null;
+  return downloadBps(slideAt(active)?.querySelector("video"));
 }
 
-// The clips ahead are preloaded once the one on screen is buffered to its end (or far enough
-// ahead, for a long one): it gets the whole link first, so a slow link does not stall it, and its
-// download has measured the link by then, so the clips ahead get a rendition that fits.
+// The clips ahead are preloaded (and their posters fetched) once the one on screen plays and is
+// buffered to its end (or far enough ahead, for a long one): it gets the whole link first, so a
+// slow link does not stall it, and its download has measured the link by then, so the clips ahead
+// get a rendition that fits. Measured (benchmarks/player.py, 1.6 Mb/s): the two posters ahead
+// alone took 0.4 s of the link before the first frame.
 function activeReady() {
   const video = slideAt(active)?.querySelector("video");
   if (!video || !video.getAttribute("src") || performance.now() - activatedAt > PRELOAD_WAIT_MS) return true;
+  // Its first frame first (on loopback it is buffered to the end before that).
+  if (!video.paused && !video.dataset.shown) return false;
   if (!video.duration || !video.buffered.length) return false;
   const end = video.buffered.end(video.buffered.length - 1);
   return end >= video.duration - 0.1 || end - video.currentTime >= BUFFERED_AHEAD_S;
@@ -173,6 +196,14 @@ function bind(slide, index) {
   requestAnimationFrame(() => requestAnimationFrame(() => slide.classList.remove("no-transition")));
 }
 
+// Here rather than in slides.js: modules a page imports are not versioned by content hash
+// (templating.module_preloads), so a new player.js may meet a slides.js from the HTTP cache.
+function showPoster(slide, item) {
+  const video = slide.querySelector("video");
+  if (!item.poster_url) video.removeAttribute("poster");
+  else if (video.getAttribute("poster") !== item.poster_url) video.poster = item.poster_url;
+}
+
 /** Bind the pool to the videos around `active`, load and release media by distance. */
 function layout() {
   const wanted = [];
@@ -191,6 +222,8 @@ function layout() {
     slide.dataset.index = "";
     slide.hidden = true;
   }
+  const heads = [];
+  const ready = activeReady();
   for (const slide of pool) {
     const index = indexOf(slide);
     if (Number.isNaN(index)) continue;
@@ -201,15 +234,15 @@ function layout() {
     if (distance === 0) slide.removeAttribute("aria-hidden");
     else slide.setAttribute("aria-hidden", "true");
     const item = feed.items[index];
+    if (distance <= 0 || ready) showPoster(slide, item);
     if (distance === 0) load(slide, item, "auto");
-    // The next clip is fetched (the browser buffers a short clip whole); the one after only its
-    // head (metadata and first frames): when the viewer swipes, it moves up and is fetched whole.
-    // Measured (benchmarks/player.py, loopback): "auto" on both fetched 1.5x the bytes per clip
-    // watched of no preloading, over the issue's budget of one clip plus two heads.
-    else if (distance > 0 && preloading && activeReady()) load(slide, item, distance === 1 ? "auto" : "metadata");
+    else if (distance > 0 && ready && preloading) heads[distance] = load(slide, item, "none");
     else if (distance < -1) release(slide);
     if (distance !== 0) slide.querySelector("video").pause();
   }
+  // Until the clip on screen is buffered, it has the link to itself: a head being fetched stops
+  // (the cache keeps what came) and goes on later.
+  if (preloading) wantHeads(heads.filter(Boolean));
 }
 
 function indexOf(slide) {
@@ -233,7 +266,7 @@ function activate({ announce = true } = {}) {
   setToggleLabel(slide, false);
   play(video);
   clearTimeout(preloadTimer);
-  if (preloading && !activeReady()) preloadTimer = setTimeout(layout, PRELOAD_WAIT_MS + 10);
+  if (!activeReady()) preloadTimer = setTimeout(layout, PRELOAD_WAIT_MS + 10);
   followUrl(item);
   if (announce) {
     announcer.textContent = `${fill(strings.video_by, { name: item.author.display_name })}. ${item.caption || ""}`;
@@ -396,10 +429,19 @@ function wireSlide(slide) {
   });
   const buffered = () => {
     sampleThroughput(video);
-    if (slide.hasAttribute("data-active") && preloading && activeReady()) layout();
+    if (slide.hasAttribute("data-active") && activeReady()) layout();
   };
   video.addEventListener("progress", buffered);
   video.addEventListener("canplaythrough", buffered);
+  // Preloading waits for its first frame on screen (activeReady).
+  video.addEventListener("playing", () => {
+    const shown = () => {
+      video.dataset.shown = "1";
+      buffered();
+    };
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(shown);
+    else shown();
+  });
 
   wireProgress(slide, video, strings);
 
@@ -456,6 +498,8 @@ function start() {
   pool.push(first);
   showViewerState(first, feed.items[0], data.viewer);
   wireSlide(first);
+  // Autoplay may have started it before this script ran: its "playing" event is gone.
+  if (!firstVideo.paused) firstVideo.dataset.shown = "1";
   layout();
   activate({ announce: false });
   showSoundState();

@@ -19,10 +19,14 @@ export function recordThroughput(bitsPerSecond) {
 }
 
 function resourceTimingBps() {
-  // Media fetches that report their sizes (same origin, or Timing-Allow-Origin on a CDN).
+  // Media fetches that report their sizes (same origin, or Timing-Allow-Origin on a CDN) and
+  // came over the network: a head asked for again is answered by the HTTP cache at ~100 Mb/s.
   const entries = performance
     .getEntriesByType("resource")
-    .filter((entry) => entry.name.includes("/media/") && entry.encodedBodySize >= MIN_SAMPLE_BYTES)
+    .filter(
+      (entry) =>
+        entry.name.includes("/media/") && entry.encodedBodySize >= MIN_SAMPLE_BYTES && entry.transferSize > 0,
+    )
     .slice(-6);
   const rates = entries
     .map((entry) => (entry.encodedBodySize * 8) / Math.max(0.001, (entry.responseEnd - entry.responseStart) / 1000))

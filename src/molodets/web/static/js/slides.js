@@ -28,13 +28,14 @@ function captionNodes(caption) {
   });
 }
 
-/** Put `item` into `slide` (no media: the player decides when the video gets its source). */
 /** Show one of a slide's counters ("likes", "shares", ...) in the compact local form. */
 export function showCount(slide, key, value) {
   const count = slide.querySelector(`[data-count="${key}"]`);
   if (count) count.textContent = compact.format(value);
 }
 
+/** Put `item` into `slide` (no media: the player decides when the video gets its source and
+ *  its poster). */
 export function fillSlide(slide, item, { strings }) {
   const author = item.author;
   slide.dataset.videoId = item.id;
@@ -44,9 +45,8 @@ export function fillSlide(slide, item, { strings }) {
   if (item.placeholder) slide.style.setProperty("--placeholder", item.placeholder);
   else slide.style.removeProperty("--placeholder");
 
-  const video = slide.querySelector("video");
-  if (item.poster_url) video.poster = item.poster_url;
-  else video.removeAttribute("poster");
+  // Not the new poster yet: the player shows it when the slide may fetch (player.js, showPoster).
+  slide.querySelector("video").removeAttribute("poster");
 
   const profile = `/@${encodeURIComponent(author.username)}`;
   slide.querySelector("[data-author-link]").href = profile;
