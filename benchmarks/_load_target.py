@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from _load_data import Catalogue, MediaFiles, Spec, link_media, media_objects, seed
-from _server import free_port, server_env, wait_ready
+from _server import running_server_process
 from sqlalchemy import create_engine, text
 
 from molodets.storage import open_storage
@@ -163,43 +160,33 @@ def embedded(
 ) -> Iterator[tuple[Target, Catalogue]]:
     """Migrate a fresh data dir, seed it, start `molodets serve`, and stop it (SIGINT) at the end."""
     data_dir = workdir / "data"
+    database_url = f"sqlite:///{data_dir / 'molodets.sqlite3'}"
+    seeded: list[Catalogue] = []
+
+    def prepare() -> None:
+        catalogue = seed(database_url, media, spec)
+        started = time.perf_counter()
+        linked = link_media(data_dir / "media", media_objects(catalogue.video_ids, media, spec))
+        catalogue.timings.append((f"{linked:,} media objects (hard links)", time.perf_counter() - started))
+        seeded.append(catalogue)
+
     # Rate limits as in production (the other benchmarks turn them off): the load spreads over
     # many viewers, so only a client gone wrong would trip one, and the limiter's cost counts.
-    env = server_env(data_dir, {"MOLODETS_RATE_LIMITS": "on"})
-    subprocess.run([sys.executable, "-m", "molodets", "migrate"], env=env, check=True, capture_output=True)
-    database_url = f"sqlite:///{data_dir / 'molodets.sqlite3'}"
-    catalogue = seed(database_url, media, spec)
-    started = time.perf_counter()
-    linked = link_media(data_dir / "media", media_objects(catalogue.video_ids, media, spec))
-    catalogue.timings.append((f"{linked:,} media objects (hard links)", time.perf_counter() - started))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "molodets", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+    overrides = {"MOLODETS_RATE_LIMITS": "on"}
+    with running_server_process(data_dir, log=log, env_overrides=overrides, prepare=prepare) as (
+        base,
+        process,
+    ):
+        target = Target(
+            mode="embedded",
+            base_url=base,
+            pids=lambda: [process.pid],
+            cpu_pids=lambda: [process.pid],
+            description="one `molodets serve` (SQLite, local media, job consumers in process)",
+            database_url=database_url,
+            logs=[log],
         )
-        try:
-            wait_ready(base, process)
-            target = Target(
-                mode="embedded",
-                base_url=base,
-                pids=lambda: [process.pid],
-                cpu_pids=lambda: [process.pid],
-                description="one `molodets serve` (SQLite, local media, job consumers in process)",
-                database_url=database_url,
-                logs=[log],
-            )
-            yield target, catalogue
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        yield target, seeded[0]
 
 
 # --- cluster ----------------------------------------------------------------------------------

@@ -44,6 +44,19 @@ def running_server(
     """Migrate, run `prepare` (to seed the database), start `molodets serve` with its job
     consumers, yield its base URL, then stop it. With `log`, the server's output goes there
     (kept for a failed run) instead of nowhere."""
+    with running_server_process(data_dir, log=log, env_overrides=env_overrides, prepare=prepare) as (base, _):
+        yield base
+
+
+@contextmanager
+def running_server_process(
+    data_dir: Path,
+    *,
+    log: Path | None = None,
+    env_overrides: dict[str, str] | None = None,
+    prepare: Callable[[], None] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`running_server`, also yielding the server's process (for its CPU time and memory)."""
     env = server_env(data_dir, env_overrides)
     subprocess.run([sys.executable, "-m", "molodets", "migrate"], env=env, check=True, capture_output=True)
     if prepare is not None:
@@ -59,7 +72,7 @@ def running_server(
         )
         try:
             wait_ready(base, process)
-            yield base
+            yield base, process
         finally:
             process.send_signal(signal.SIGINT)
             try:
