@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -30,6 +29,7 @@ from molodets.videos import api as videos_api
 from molodets.videos import delivery as media_delivery
 from molodets.web import STATIC_DIR
 from molodets.web import pages as web_pages
+from molodets.web.static import VersionedStaticFiles
 from molodets.web.templating import render_error_page, wants_html
 
 AVATAR_PATHS = ("/api/v1/me/avatar", "/settings/avatar")
@@ -100,7 +100,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

@@ -7,7 +7,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from molodets.web.templating import STATIC_DIR, module_preloads
+from molodets.web.templating import STATIC_DIR, module_preloads, static_url
 from tests.factories.accounts import make_user
 from tests.factories.videos import make_ready_video
 
@@ -31,3 +31,17 @@ def test_feed_and_video_pages_preload_the_graph(client: TestClient, db: Session)
         html = client.get(path).text
         preloaded = re.findall(r'<link rel="modulepreload" href="([^"?]+)', html)
         assert set(module_preloads("js/player.js")) | {"/static/js/player.js"} == set(preloaded), path
+
+
+def test_versioned_static_urls_are_immutable_and_the_rest_revalidate(client: TestClient) -> None:
+    """A module imported by relative path has no version in its URL: it must not outlive a deploy
+    in the browser's cache, while a hashed URL never needs asking again."""
+    versioned = client.get(static_url("js/app.js"))
+    assert versioned.status_code == 200
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    imported = client.get("/static/js/feed.js")
+    assert imported.status_code == 200
+    assert imported.headers["cache-control"] == "no-cache"
+    again = client.get("/static/js/feed.js", headers={"If-None-Match": imported.headers["etag"]})
+    assert again.status_code == 304
+    assert client.get("/static/js/no-such-module.js").status_code == 404
