@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from molodets.feed.ranking import RankWeights
 from molodets.settings import SettingsError, load_settings
 
 
@@ -52,6 +53,8 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ({"rate_limits": "maybe"}, "MOLODETS_RATE_LIMITS: "),
         ({"public_base_url": "example.com"}, "MOLODETS_PUBLIC_BASE_URL: "),
         ({"log_level": "verbose"}, "MOLODETS_LOG_LEVEL: "),
+        ({"feed_weights": {"interst": 2.0}}, "MOLODETS_FEED_WEIGHTS: "),
+        ({"feed_weights": {"skip": None}}, "MOLODETS_FEED_WEIGHTS: "),
     ],
 )
 def test_wrong_values_stop_with_one_clear_line(
@@ -62,6 +65,37 @@ def test_wrong_values_stop_with_one_clear_line(
     text = str(caught.value)
     assert text.startswith(message)
     assert "\n" not in text
+
+
+def test_feed_weights_are_read_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOLODETS_FEED_WEIGHTS", '{"skip": 0.8, "interest": 2}')
+    weights = RankWeights.from_mapping(load_settings(data_dir=tmp_path).feed_weights)
+    assert (weights.skip, weights.interest, weights.like) == (0.8, 2.0, RankWeights().like)
+
+
+@pytest.mark.parametrize(
+    ("raw", "named", "listed"),
+    [
+        ('{"skip": 0.8, "interst": 2}', "'interst'", True),  # a typo would silently keep the default
+        ('{"skip": "much"}', "'skip'", False),
+        ('{"skip": true}', "'skip'", False),
+        ('{"skip": NaN}', "'skip'", False),
+        ('{"skip": 0.8', "not valid JSON", False),
+    ],
+)
+def test_a_wrong_feed_weight_stops_start_up_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: str, named: str, listed: bool
+) -> None:
+    monkeypatch.setenv("MOLODETS_FEED_WEIGHTS", raw)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(data_dir=tmp_path)
+    text = str(caught.value)
+    assert text.startswith("MOLODETS_FEED_WEIGHTS: ")
+    assert named in text
+    assert "\n" not in text
+    if listed:
+        assert "watch, long_view, complete" in text
+        assert "same_topic_penalty" in text
 
 
 def test_log_level_is_case_insensitive(tmp_path: Path) -> None:

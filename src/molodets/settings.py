@@ -6,8 +6,11 @@ by pointing `DATABASE_URL`, `REDIS_URL` and `STORAGE_URL` at shared services.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
+from dataclasses import fields
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -15,7 +18,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
+from molodets.feed.ranking import RankWeights
 from molodets.ids import configured_node
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -130,6 +135,21 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
         return value
 
+    @field_validator("feed_weights", mode="before")
+    @classmethod
+    def _check_feed_weights(cls, value: object) -> object:
+        # RankWeights.from_mapping skips names it does not know: a typo would run the feed on the
+        # default it meant to change, and nobody would notice.
+        if not isinstance(value, dict):
+            return value  # pydantic reports that it is not an object
+        valid = [field.name for field in fields(RankWeights)]
+        for name, weight in value.items():
+            if name not in valid:
+                raise ValueError(f"unknown weight {name!r}; the names are {', '.join(valid)}")
+            if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
+                raise ValueError(f"weight {name!r} must be a number, not {weight!r}")
+        return value
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -192,6 +212,11 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = "MOLODETS_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
         raise SettingsError(f"{name}: {first['msg']}") from None
+    except SourceError as exc:
+        # A JSON setting (MOLODETS_FEED_WEIGHTS) that does not parse fails before validation.
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = "MOLODETS_" + field.group(1).upper() if field else "settings"
+        raise SettingsError(f"{name}: not valid JSON") from None
     try:
         configured_node()
     except ValueError as exc:

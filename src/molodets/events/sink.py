@@ -5,7 +5,13 @@ ingest scales with requests, not with commits.
 
 The price: rows wait up to `FLUSH_SECONDS` in memory, and a crash loses those (telemetry, not
 records; a stopped server flushes first). The same transaction updates the recommender's
-state (feed/online.py), off the request path."""
+state (feed/online.py), off the request path.
+
+A batch whose transaction fails for a transient reason (SQLite's write lock timed out, a
+PostgreSQL serialization failure or lost connection) is retried whole, with backoff, for up to
+`RETRY_GIVE_UP_SECONDS`; events arriving meanwhile queue behind it. Any other error (a bug, a
+constraint) loses the batch at once: retrying would only fail again. Lost rows are logged and
+counted (`molodets_events_dropped_total{reason="write_failed"}`)."""
 
 from __future__ import annotations
 
@@ -15,6 +21,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 import structlog
+from prometheus_client import Counter as MetricCounter
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from molodets.db import Database
 from molodets.events import service
@@ -26,6 +35,15 @@ log = structlog.get_logger(__name__)
 FLUSH_SECONDS = 0.05
 FLUSH_ROWS = 5000
 DURATION_TTL_SECONDS = 60.0
+RETRY_FIRST_SECONDS = 0.05
+RETRY_MAX_SECONDS = 2.0
+# Beyond this a batch is lost: the queue behind it grows in memory meanwhile, and a database
+# down for longer is an outage that readiness and alerts must report, not the writer hide.
+RETRY_GIVE_UP_SECONDS = 60.0
+
+WRITE_RETRIES = MetricCounter(
+    "molodets_events_write_retries_total", "Event writer transactions retried after a transient error"
+)
 
 
 class EventSink:
@@ -79,14 +97,16 @@ class EventSink:
             while self._unwritten[viewer] and time.monotonic() < deadline:
                 self._lock.wait(timeout=0.01)
 
-    def close(self) -> None:
-        if not self.flush():
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush, then stop the writer: a batch still being retried gets one more attempt, and
+        is lost if that fails too (a closing process cannot wait for the database)."""
+        if not self.flush(timeout):
             log.warning("watch_events_unflushed_at_close")
         with self._lock:
             self._closed = True
             self._lock.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)
 
     def _known_durations(self, raw_ids: set[str]) -> dict[str, int]:
         """Durations of ready videos among `raw_ids`, from a short-lived cache (a video that is
@@ -136,10 +156,45 @@ class EventSink:
                 self._lock.notify_all()
 
     def _write(self, taken: list[tuple[str, dict[str, object]]]) -> None:
-        try:
-            with self._db.sessions() as session:
-                service.write(session, [row for _, row in taken], weights=self._weights)
-                session.commit()
-        except Exception:
-            log.exception("watch_events_write_failed", rows=len(taken))
-            service.EVENTS_DROPPED.labels("write_failed").inc(len(taken))
+        rows = [row for _, row in taken]
+        give_up_at = time.monotonic() + RETRY_GIVE_UP_SECONDS
+        delay = RETRY_FIRST_SECONDS
+        attempt = 1
+        while True:
+            try:
+                with self._db.sessions() as session:
+                    service.write(session, rows, weights=self._weights)
+                    session.commit()
+            except Exception as exc:
+                with self._lock:
+                    closed = self._closed
+                if not _transient(exc) or closed or time.monotonic() + delay > give_up_at:
+                    log.exception("watch_events_write_failed", lost=len(rows), attempts=attempt)
+                    service.EVENTS_DROPPED.labels("write_failed").inc(len(rows))
+                    return
+                log.warning(
+                    "watch_events_write_retry",
+                    rows=len(rows),
+                    attempt=attempt,
+                    retry_in=delay,
+                    # The driver's message: SQLAlchemy's own repeats the statement and its rows.
+                    error=str(exc.orig if isinstance(exc, DBAPIError) else exc),
+                )
+            else:
+                return
+            WRITE_RETRIES.inc()
+            with self._lock:
+                # Not a plain wait: every submit and flush notifies, and must not cut the backoff.
+                self._lock.wait_for(lambda: self._closed, timeout=delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+            attempt += 1
+
+
+def _transient(error: Exception) -> bool:
+    """Whether the same transaction may succeed if tried again. OperationalError covers SQLite's
+    "database is locked" and psycopg's serialization failures, deadlocks and lost connections
+    (it is wide: SQLite's "no such table" is one too, harmless here since the retries are
+    bounded, and a migration may be running); a pool timeout is waiting, not failing."""
+    if isinstance(error, OperationalError | PoolTimeoutError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated

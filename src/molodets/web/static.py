@@ -20,7 +20,11 @@ REVALIDATE = "no-cache"
 
 class VersionedStaticFiles(StaticFiles):
     def file_response(
-        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         versioned = any(part.startswith(b"v=") for part in scope.get("query_string", b"").split(b"&"))
