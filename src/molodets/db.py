@@ -10,13 +10,29 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import orjson
 import structlog
-from sqlalchemy import BigInteger, DateTime, MetaData, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Select,
+    SQLColumnExpression,
+    String,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -170,6 +186,34 @@ class Database:
 def upsert_insert(session: Session) -> Any:
     """The dialect's INSERT, which has ON CONFLICT (both PostgreSQL's and SQLite's)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def in_id_set(session: Session, column: SQLColumnExpression[int], ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column IN ids` with the ids in one bound parameter (a JSON array read by `json_each` on
+    SQLite, an array compared with `= ANY` on PostgreSQL). SQLAlchemy renders a plain `IN` of
+    hundreds of values afresh for every execution, one bind per value; this statement is
+    compiled once and cached like any other."""
+    dialect = session.get_bind().dialect.name
+    return in_id_param(dialect, column, None, id_set_value(dialect, ids))
+
+
+def in_id_param(
+    dialect: str, column: SQLColumnExpression[int], name: str | None, value: object = None
+) -> ColumnElement[bool]:
+    """`in_id_set` with the ids in the bound parameter `name`, for a statement built once and
+    executed with `{name: id_set_value(dialect, ids)}`."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, value, type_=postgresql.ARRAY(BigInteger)))
+    members: Select[int] = select(literal_column("value", BigInteger)).select_from(
+        func.json_each(bindparam(name, value, type_=String))
+    )
+    return column.in_(members.scalar_subquery())
+
+
+def id_set_value(dialect: str, ids: Iterable[int]) -> object:
+    """The value of an `in_id_param` parameter."""
+    values = sorted({int(value) for value in ids})
+    return values if dialect == "postgresql" else orjson.dumps(values).decode()
 
 
 def after_commit(session: Session, callback: Callable[[], object]) -> None:

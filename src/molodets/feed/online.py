@@ -52,8 +52,15 @@ _RANK_NAMES = {
     "hates": "hate",
 }
 _COUNTERS = tuple(_RANK_NAMES)
-# What counters_of returns, in order: the counters, then watch time (kept per video only).
+# The ranker's inputs under its names, in the order of `counter_columns`: the counters, then
+# watch time (kept per video only).
 RANK_INPUTS = (*_RANK_NAMES.values(), "watch_ms")
+
+
+def counter_columns(model: type[VideoStats] | type[CreatorStats]) -> list[Any]:
+    """The columns of `RANK_INPUTS` in a stats table (a creator's have no watch time)."""
+    names = (*_COUNTERS, "watch_ms") if model is VideoStats else _COUNTERS
+    return [getattr(model, name) for name in names]
 
 
 @dataclass
@@ -370,15 +377,6 @@ def _save_creator_stats(session: Session, deltas: dict[int, _VideoDelta], meta: 
     )
 
 
-def creator_counters(session: Session, author_ids: list[int]) -> dict[int, tuple[int, ...]]:
-    """Per creator, `RANK_INPUTS` but watch time (none kept per creator)."""
-    columns = [getattr(CreatorStats, name) for name in _COUNTERS]
-    found = session.execute(
-        select(CreatorStats.author_id, *columns).where(CreatorStats.author_id.in_(author_ids))
-    )
-    return {row[0]: tuple(row[1:]) for row in found}
-
-
 def rates_input(row: dict[str, Any]) -> dict[str, float]:
     """A stats row's counters under the ranker's names."""
     return {name: row[column] for column, name in _RANK_NAMES.items()}
@@ -397,10 +395,3 @@ def _save_pairs(session: Session, pairs: dict[tuple[int, int], float]) -> None:
         statement,
         [{"video_id": a, "neighbour_id": b, "weight": w} for (a, b), w in sorted(pairs.items())],
     )
-
-
-def counters_of(session: Session, video_ids: list[int]) -> dict[int, tuple[float, ...]]:
-    """The ranker's inputs by video id: `RANK_INPUTS` in order."""
-    columns = [getattr(VideoStats, name) for name in (*_COUNTERS, "watch_ms")]
-    found = session.execute(select(VideoStats.video_id, *columns).where(VideoStats.video_id.in_(video_ids)))
-    return {row[0]: tuple(row[1:]) for row in found}

@@ -26,19 +26,36 @@ import time
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, NamedTuple, TypeGuard
 
 import numpy as np
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
+from molodets.db import id_set_value, in_id_param, in_id_set
 from molodets.errors import Problem
 from molodets.events.models import ViewMark
 from molodets.feed import online
-from molodets.feed.models import CoEngagement, VideoStats, VideoTag, ViewerProfile
+from molodets.feed.models import CoEngagement, CreatorStats, VideoStats, VideoTag, ViewerProfile
 from molodets.feed.ranking import (
+    DURATION_BUCKETS_S,
     PRIOR_IMPRESSIONS,
     RankWeights,
     base_value,
@@ -61,6 +78,7 @@ PAIR_SEEDS = 5
 PAIR_LIMIT = 30
 PAIR_SATURATION = 3.0  # co-engagement weight at which the neighbour boost is full
 FOLLOWED_AUTHORS = 30  # followed creators whose two newest videos are candidates
+FOLLOWED_LIMIT = 5000  # followed creators whose videos get the followed-creator lift
 # A video younger than EXPLORE_HOURS with fewer than EXPLORE_IMPRESSIONS is still being explored:
 # its first audience comes from the exploration slots, the least shown first.
 EXPLORE_IMPRESSIONS = 20
@@ -87,14 +105,19 @@ class ViewerRef:
     language: str | None = None
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
+    """A visible candidate with what ranking reads of it (one row of `_visible`'s statement)."""
+
     id: int
     author_id: int
     tags: tuple[str, ...]
     language: str | None
     duration_ms: int
-    published_ms: int
+    young: bool  # published less than EXPLORE_HOURS ago
+    first_hour: bool  # published less than an hour ago
+    seen: bool  # played by this viewer in the last SEEN_DAYS
+    counters: tuple[float, ...]  # online.RANK_INPUTS
+    creator: tuple[float, ...]  # its creator's, RANK_INPUTS but watch time
 
 
 def build_page(
@@ -117,29 +140,36 @@ def build_page(
     profile = _profile(session, viewer.key, now_ms)
     avoid = {*served, *exclude}
     interest = _InterestDraws(profile, rng)
-    pool, neighbours = _candidate_ids(session, viewer, profile, interest, avoid)
+    followed = (
+        social.followee_id_list(session, viewer_id=viewer.user.id, at_most=FOLLOWED_LIMIT)
+        if viewer.user is not None
+        else []
+    )
+    pool, neighbours = _candidate_ids(session, viewer, profile, interest, avoid, followed[:FOLLOWED_AUTHORS])
     pool -= avoid
-    candidates = _visible(session, pool, viewer)
-    seen = _seen(session, viewer.key, [candidate.id for candidate in candidates])
-    unseen = [candidate for candidate in candidates if candidate.id not in seen]
+    candidates = _visible(session, pool, viewer, now_ms)
+    unseen = [candidate for candidate in candidates if not candidate.seen]
     chosen: list[_Candidate] = []
+    followed_set = set(followed)
     if unseen:
         values, exploring, claims = _values(
-            session, unseen, viewer, profile, interest, neighbours, weights, now_ms, rng
+            session, unseen, viewer, profile, interest, neighbours, followed_set, weights, rng
         )
         chosen = _rerank(unseen, values, exploring, claims, limit, weights, recent_creators)
     if len(chosen) < limit:  # the viewer has seen all we found: the best of it again, not nothing
-        again = [candidate for candidate in candidates if candidate.id in seen]
+        again = [candidate for candidate in candidates if candidate.seen]
         if again:
             values, exploring, claims = _values(
-                session, again, viewer, profile, interest, neighbours, weights, now_ms, rng
+                session, again, viewer, profile, interest, neighbours, followed_set, weights, rng
             )
             chosen += _rerank(
                 again, values, np.zeros_like(exploring), claims, limit - len(chosen), weights, []
             )
     by_id = {
         video.id: video
-        for video in session.scalars(select(Video).where(Video.id.in_([c.id for c in chosen])))
+        for video in session.scalars(
+            select(Video).where(in_id_set(session, Video.id, [candidate.id for candidate in chosen]))
+        )
     }
     items = [by_id[candidate.id] for candidate in chosen if candidate.id in by_id]
     if len(items) < limit:  # everything there is has been served
@@ -185,61 +215,82 @@ def _profile(session: Session, key: str, now_ms: int) -> dict[str, Any]:
     return online.decayed(dict(row.state), since_ms=row.updated_ms, now_ms=now_ms)
 
 
-def _ids(session: Session, statement: Select[Any]) -> set[int]:
-    return set(session.scalars(statement))
-
-
 def _candidate_ids(
     session: Session,
     viewer: ViewerRef,
     profile: dict[str, Any],
     interest: _InterestDraws,
     avoid: Collection[int],
+    authors: list[int],
 ) -> tuple[set[int], dict[int, float]]:
     """Candidate ids, and the co-engagement weight of those that neighbour the viewer's
-    recent positives. The ranked sources skip, in SQL, what the viewer played lately and what
-    this session already had: a heavy viewer would otherwise get back the same top of each
-    list, all seen, and run dry."""
+    recent positives, from one statement (`_candidate_statement`)."""
+    dialect = session.get_bind().dialect.name
+    tags = interest.best(_popular_tags(session), TOP_TAGS)
+    seeds = profile.get("r", [])[-PAIR_SEEDS:]
+    params: dict[str, Any] = {
+        "viewer": viewer.key,
+        **{f"tag{n}": tag for n, tag in enumerate(tags)},
+        **{f"seed{n}": seed for n, seed in enumerate(seeds)},
+        **{f"author{n}": author for n, author in enumerate(authors)},
+    }
+    if avoid:
+        params["avoid"] = id_set_value(dialect, avoid)
+    statement = _candidate_statement(dialect, len(tags), len(seeds), len(authors), bool(avoid))
+    pool: set[int] = set()
+    neighbours: dict[int, float] = {}
+    for video_id, pair_weight in session.execute(statement, params):
+        pool.add(video_id)
+        if pair_weight:
+            neighbours[video_id] = neighbours.get(video_id, 0.0) + pair_weight
+    return pool, neighbours
+
+
+@lru_cache(maxsize=512)
+def _candidate_statement(
+    dialect: str, tags: int, seeds: int, authors: int, avoiding: bool
+) -> CompoundSelect[Any]:
+    """Every source's indexed read, as one UNION ALL of (video id, co-engagement weight) built
+    once per shape (bound parameters: `viewer`, `tag<n>`, `seed<n>`, `author<n>`, `avoid`). The
+    ranked sources skip, in SQL, what the viewer played lately and what this session already
+    had: a heavy viewer would otherwise get back the same top of each list, all seen, and run
+    dry."""
 
     def new_to_viewer(video_id: Any) -> ColumnElement[bool]:
-        played = exists().where(ViewMark.viewer == viewer.key, ViewMark.video_id == video_id)
-        return and_(~played, video_id.not_in(avoid)) if avoid else ~played
+        played = exists().where(ViewMark.viewer == bindparam("viewer"), ViewMark.video_id == video_id)
+        return and_(~played, ~in_id_param(dialect, video_id, "avoid")) if avoiding else ~played
+
+    def arm(statement: Select[Any], weight: Any = None) -> Select[Any]:
+        # Each source is its own subquery: a compound SELECT allows no LIMIT on its parts.
+        ranked = statement.add_columns((weight if weight is not None else literal(0.0)).label("pair"))
+        return select(ranked.subquery())
 
     public = (Video.status == VideoStatus.READY.value, Video.visibility == Visibility.PUBLIC.value)
-    pool = _ids(session, select(Video.id).where(*public).order_by(Video.id.desc()).limit(NEWEST_LIMIT))
+    arms = [arm(select(Video.id).where(*public).order_by(Video.id.desc()).limit(NEWEST_LIMIT))]
     for order, size in ((VideoStats.trend, TRENDING_LIMIT), (VideoStats.quality, STRONG_LIMIT)):
         ranked = select(VideoStats.video_id).where(new_to_viewer(VideoStats.video_id))
-        pool |= _ids(session, ranked.order_by(order.desc()).limit(size))
-    for tag in interest.best(_popular_tags(session), TOP_TAGS):
-        of_tag = select(VideoTag.video_id).where(VideoTag.tag == tag, new_to_viewer(VideoTag.video_id))
-        pool |= _ids(session, of_tag.order_by(VideoTag.quality.desc()).limit(TAG_LIMIT))
-        pool |= _ids(session, of_tag.order_by(VideoTag.video_id.desc()).limit(TAG_LIMIT // 2))
-    neighbours: dict[int, float] = {}
-    for seed in profile.get("r", [])[-PAIR_SEEDS:]:
-        pairs = session.execute(
-            select(CoEngagement.neighbour_id, CoEngagement.weight)
-            .where(CoEngagement.video_id == seed)
-            .order_by(CoEngagement.weight.desc())
-            .limit(PAIR_LIMIT)
+        arms.append(arm(ranked.order_by(order.desc()).limit(size)))
+    for n in range(tags):
+        of_tag = select(VideoTag.video_id).where(
+            VideoTag.tag == bindparam(f"tag{n}"), new_to_viewer(VideoTag.video_id)
         )
-        for neighbour_id, weight in pairs:
-            neighbours[neighbour_id] = neighbours.get(neighbour_id, 0.0) + weight
-    pool |= set(neighbours)
-    if viewer.user is not None:
-        # The newest few of each followed creator, from the author index (one statement).
-        authors = social.followee_id_list(session, viewer_id=viewer.user.id, at_most=FOLLOWED_AUTHORS)
-        # Ordered as the (author_id, id) index is, so the database walks that index, not the
-        # newest-videos one (which the public filter alone would suggest).
-        arms = [
+        arms.append(arm(of_tag.order_by(VideoTag.quality.desc()).limit(TAG_LIMIT)))
+        arms.append(arm(of_tag.order_by(VideoTag.video_id.desc()).limit(TAG_LIMIT // 2)))
+    for n in range(seeds):
+        pairs = select(CoEngagement.neighbour_id).where(CoEngagement.video_id == bindparam(f"seed{n}"))
+        arms.append(arm(pairs.order_by(CoEngagement.weight.desc()).limit(PAIR_LIMIT), CoEngagement.weight))
+    # The newest few of each followed creator, ordered as the (author_id, id) index is, so the
+    # database walks that index, not the newest-videos one (which the public filter suggests).
+    arms += [
+        arm(
             select(Video.id)
-            .where(Video.author_id == author, *public)
+            .where(Video.author_id == bindparam(f"author{n}"), *public)
             .order_by(Video.author_id.desc(), Video.id.desc())
             .limit(2)
-            for author in authors
-        ]
-        if arms:
-            pool |= _ids(session, select(union_all(*(arm.subquery().select() for arm in arms)).subquery()))
-    return pool, neighbours
+        )
+        for n in range(authors)
+    ]
+    return union_all(*arms)
 
 
 _popular_tags_cache: dict[str, tuple[float, list[str]]] = {}
@@ -260,39 +311,87 @@ def _popular_tags(session: Session) -> list[str]:
     return cached[1]
 
 
-def _visible(session: Session, pool: set[int], viewer: ViewerRef) -> list[_Candidate]:
+def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -> list[_Candidate]:
+    """The candidates that are ready public videos of public accounts that nobody between the
+    viewer and the author blocked, with what ranking needs of them (the video's and creator's
+    counters, whether the viewer played it lately), in one statement. Ordered by id, so the
+    ranker's random draws follow the same order for the same candidates."""
     if not pool:
         return []
-    statement = select(
-        Video.id, Video.author_id, Video.hashtags, Video.language, Video.duration_ms, Video.published_at
-    ).where(
-        Video.id.in_(pool),
-        Video.status == VideoStatus.READY.value,
-        Video.visibility == Visibility.PUBLIC.value,
-        social.public_authors(Video.author_id),
-    )
+    dialect = session.get_bind().dialect.name
     hidden = social.hidden_author_ids(session, viewer=viewer.user)
+    params = {
+        "viewer": viewer.key,
+        "pool": id_set_value(dialect, pool),
+        "young_after": _instant(now_ms - EXPLORE_HOURS * 3_600_000),
+        "hour_after": _instant(now_ms - 3_600_000),
+    }
     if hidden:
-        statement = statement.where(Video.author_id.not_in(hidden))
+        params["hidden"] = id_set_value(dialect, hidden)
+    split = 8 + len(online.RANK_INPUTS)
     return [
         _Candidate(
-            id=row.id,
-            author_id=row.author_id,
-            tags=tuple(row.hashtags or ()),
-            language=row.language,
-            duration_ms=row.duration_ms or 0,
-            published_ms=int(row.published_at.timestamp() * 1000) if row.published_at else 0,
+            row[0],
+            row[1],
+            _tags(row[2]),
+            row[3],
+            row[4] or 0,
+            bool(row[5]),
+            bool(row[6]),
+            bool(row[7]),
+            row[8:split],
+            row[split:],
         )
-        for row in session.execute(statement)
+        for row in session.execute(_visible_statement(dialect, bool(hidden)), params)
     ]
 
 
-def _seen(session: Session, key: str, ids: list[int]) -> set[int]:
-    if not ids:
-        return set()
-    return set(
-        session.scalars(select(ViewMark.video_id).where(ViewMark.viewer == key, ViewMark.video_id.in_(ids)))
+@lru_cache(maxsize=8)
+def _visible_statement(dialect: str, hiding: bool) -> Select[Any]:
+    """`_visible`'s statement, built once (bound parameters: `viewer`, `pool`, `young_after`,
+    `hour_after`, `hidden`)."""
+    played = exists().where(ViewMark.viewer == bindparam("viewer"), ViewMark.video_id == Video.id)
+    counters = (*online.counter_columns(VideoStats), *online.counter_columns(CreatorStats))
+    statement = (
+        select(
+            Video.id,
+            Video.author_id,
+            type_coerce(Video.hashtags, String),
+            Video.language,
+            Video.duration_ms,
+            Video.published_at > bindparam("young_after"),
+            Video.published_at > bindparam("hour_after"),
+            played,
+            *(func.coalesce(column, 0) for column in counters),
+        )
+        .outerjoin(VideoStats, VideoStats.video_id == Video.id)
+        .outerjoin(CreatorStats, CreatorStats.author_id == Video.author_id)
+        .where(
+            in_id_param(dialect, Video.id, "pool"),
+            Video.status == VideoStatus.READY.value,
+            Video.visibility == Visibility.PUBLIC.value,
+            social.public_authors(Video.author_id),
+        )
+        .order_by(Video.id)
     )
+    return statement.where(~in_id_param(dialect, Video.author_id, "hidden")) if hiding else statement
+
+
+def _instant(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@lru_cache(maxsize=4096)
+def _decoded_tags(raw: str) -> tuple[str, ...]:
+    return tuple(orjson.loads(raw) or ())
+
+
+def _tags(raw: str | list[str] | None) -> tuple[str, ...]:
+    """A video's hashtags from the raw JSON column: the same few combinations recur across the
+    catalogue, so each is decoded once (PostgreSQL's driver hands over a list already)."""
+    if raw is None:
+        return ()
+    return _decoded_tags(raw) if isinstance(raw, str) else tuple(raw)
 
 
 def _values(
@@ -302,26 +401,22 @@ def _values(
     profile: dict[str, Any],
     interest: _InterestDraws,
     neighbours: dict[int, float],
+    followed: set[int],
     weights: RankWeights,
-    now_ms: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predicted value per impression of each candidate for this viewer, which are still being
     explored, and their claim on an exploration slot (value over impressions so far, ten times
     that in a video's first hour: the newest and least shown first, the better match among
     equals)."""
-    ids = [candidate.id for candidate in candidates]
-    stats = online.counters_of(session, ids)
-    empty = (0.0,) * len(online.RANK_INPUTS)
-    table = np.array([stats.get(video_id, empty) for video_id in ids], dtype=np.float64).reshape(len(ids), -1)
+    table = np.array([candidate.counters for candidate in candidates], dtype=np.float64)
     counts = {name: table[:, column] for column, name in enumerate(online.RANK_INPUTS)}
     impressions = counts["impressions"]
     mean_watch = counts["watch_ms"] / np.maximum(impressions, 1)
-    quantile = _watch_quantiles(session, candidates, mean_watch)
+    durations = np.array([candidate.duration_ms for candidate in candidates], dtype=np.float64)
+    quantile = _watch_quantiles(session, durations, mean_watch)
     watch_quantile = (quantile * impressions + 0.5 * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
-    authors = online.creator_counters(session, sorted({c.author_id for c in candidates}))
-    empty_author = (0,) * (len(online.RANK_INPUTS) - 1)
-    by_author = np.array([authors.get(c.author_id, empty_author) for c in candidates], dtype=np.float64)
+    by_author = np.array([candidate.creator for candidate in candidates], dtype=np.float64)
     priors = creator_priors({name: by_author[:, i] for i, name in enumerate(online.RANK_INPUTS[:-1])})
     prior = priors["long"] * PRIOR_IMPRESSIONS
     long_rate = rng.beta(
@@ -332,17 +427,16 @@ def _values(
     )
     value = value**weights.audience * interest.lifts(candidates) ** weights.interest
     value *= _creator_lifts(candidates, profile) ** weights.creator
-    pair_weight = np.array([neighbours.get(video_id, 0.0) for video_id in ids])
+    pair_weight = np.array([neighbours.get(candidate.id, 0.0) for candidate in candidates])
     value *= 1 + weights.neighbour * np.minimum(pair_weight / PAIR_SATURATION, 1.0)
     if viewer.language:
         mismatch = np.array([c.language is not None and c.language != viewer.language for c in candidates])
         value *= np.where(mismatch, weights.language_mismatch, 1.0)
-    if viewer.user is not None:
-        followed = set(social.followee_id_list(session, viewer_id=viewer.user.id, at_most=5000))
+    if followed:
         value *= np.array([weights.followed_creator if c.author_id in followed else 1.0 for c in candidates])
-    young = np.array([now_ms - c.published_ms < EXPLORE_HOURS * 3_600_000 for c in candidates])
+    young = np.array([candidate.young for candidate in candidates])
     exploring = young & (impressions < EXPLORE_IMPRESSIONS)
-    first_hour = np.array([now_ms - c.published_ms < 3_600_000 for c in candidates])
+    first_hour = np.array([candidate.first_hour for candidate in candidates])
     claims = value / (1 + impressions) * np.where(first_hour, FIRST_HOUR_CLAIM, 1.0)
     return value, exploring, claims
 
@@ -475,9 +569,11 @@ def _best(
 
 
 _quantile_cache: dict[str, tuple[float, dict[int, np.ndarray]]] = {}
+_QUANTILE_POINTS = np.linspace(0, 1, 21)
+_BUCKET_EDGES_MS = np.array(DURATION_BUCKETS_S, dtype=np.float64) * 1000  # as duration_bucket
 
 
-def _watch_quantiles(session: Session, candidates: list[_Candidate], mean_watch: np.ndarray) -> np.ndarray:
+def _watch_quantiles(session: Session, durations_ms: np.ndarray, mean_watch: np.ndarray) -> np.ndarray:
     """Where each candidate's mean watch time per impression falls among videos of its duration
     bucket (0..1). The buckets' distributions are read at most once a minute per process."""
     key = str(session.get_bind().engine.url)
@@ -492,21 +588,19 @@ def _watch_quantiles(session: Session, candidates: list[_Candidate], mean_watch:
         by_bucket: dict[int, list[float]] = {}
         for duration, watch, impressions in rows:
             by_bucket.setdefault(duration_bucket(duration), []).append(watch / impressions)
-        points = np.linspace(0, 1, 21)
         cached = (
             time.monotonic() + CACHE_TTL_SECONDS,
             {
-                bucket: np.quantile(np.array(means), points)
+                bucket: np.quantile(np.array(means), _QUANTILE_POINTS)
                 for bucket, means in by_bucket.items()
                 if len(means) >= 10
             },
         )
         _quantile_cache[key] = cached
-    levels = cached[1]
-    points = np.linspace(0, 1, 21)
-    result = np.full(len(candidates), 0.5)
-    for index, candidate in enumerate(candidates):
-        reference = levels.get(duration_bucket(candidate.duration_ms))
-        if reference is not None:
-            result[index] = float(np.interp(mean_watch[index], reference, points))
+    buckets = np.searchsorted(_BUCKET_EDGES_MS, durations_ms, side="right")
+    result = np.full(len(durations_ms), 0.5)
+    for bucket, reference in cached[1].items():
+        members = buckets == bucket
+        if members.any():
+            result[members] = np.interp(mean_watch[members], reference, _QUANTILE_POINTS)
     return result
