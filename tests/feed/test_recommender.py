@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 from molodets.accounts.models import User
 from molodets.events import service as events
 from molodets.events.schemas import EventIn
+from molodets.feed import recommender
 from molodets.feed.models import CoEngagement, VideoStats, ViewerProfile
 from molodets.feed.recommender import ViewerRef, build_page, decode_cursor
 from molodets.feed.tasks import refresh_planner_statistics
 from molodets.runtime import Runtime
+from molodets.social import service as social
 from molodets.videos.models import Video
 from tests.factories.accounts import bearer, make_user
 from tests.factories.videos import make_ready_video
@@ -252,3 +254,32 @@ def test_sqlite_planner_statistics_are_kept(runtime: Runtime, db: Session, creat
     with runtime.db.engine.connect() as connection:
         analysed = {row[0] for row in connection.execute(text("SELECT tbl FROM sqlite_stat1"))}
     assert {"videos", "users", "feed_video_tags"} <= analysed  # (empty tables get no row)
+
+
+def test_followed_creators_videos_are_candidates_in_a_few_statement_shapes(
+    db: Session, creators: list[User]
+) -> None:
+    """The candidate statement is padded to a handful of shapes, whatever the viewer follows,
+    so the statement caches stay small; padding must not cost a followed creator's videos."""
+    # Enough newer videos that the newest-videos source alone cannot reach the followed ones.
+    followed_videos = [make_ready_video(db, creators[n], caption=f"followed {n}") for n in range(3)]
+    for n in range(120):
+        make_ready_video(db, creators[3 + n % 5], caption=f"#crowd{n % 7}")
+    viewers = [make_user(db, username=f"follower{n}") for n in range(4)]
+    for count, viewer in zip((0, 1, 3, 3), viewers, strict=True):
+        for creator in creators[:count]:
+            social.add_follow(db, follower_id=viewer.id, followee_id=creator.id)
+    db.commit()
+    recommender._candidate_statement.cache_clear()
+    pools = []
+    for viewer in viewers:
+        ref = ViewerRef(key=f"u{viewer.id}", user=viewer)
+        profile: dict[str, Any] = {}
+        interest = recommender._InterestDraws(profile, np.random.default_rng(1))
+        authors = social.followee_id_list(db, viewer_id=viewer.id, at_most=recommender.FOLLOWED_AUTHORS)
+        pools.append(recommender._candidate_ids(db, ref, profile, interest, [], authors)[0])
+    assert not {video.id for video in followed_videos} & pools[0]
+    assert followed_videos[0].id in pools[1]
+    assert {video.id for video in followed_videos} <= pools[2]
+    # 0 follows, and 1-10 follows: two shapes for four viewers.
+    assert recommender._candidate_statement.cache_info().currsize == 2

@@ -78,6 +78,7 @@ PAIR_SEEDS = 5
 PAIR_LIMIT = 30
 PAIR_SATURATION = 3.0  # co-engagement weight at which the neighbour boost is full
 FOLLOWED_AUTHORS = 30  # followed creators whose two newest videos are candidates
+AUTHOR_ARMS_STEP = 10  # followed creators' reads come in statements of 10, 20 or 30 of them
 FOLLOWED_LIMIT = 5000  # followed creators whose videos get the followed-creator lift
 # A video younger than EXPLORE_HOURS with fewer than EXPLORE_IMPRESSIONS is still being explored:
 # its first audience comes from the exploration slots, the least shown first.
@@ -226,8 +227,11 @@ def _candidate_ids(
     """Candidate ids, and the co-engagement weight of those that neighbour the viewer's
     recent positives, from one statement (`_candidate_statement`)."""
     dialect = session.get_bind().dialect.name
-    tags = interest.best(_popular_tags(session), TOP_TAGS)
-    seeds = profile.get("r", [])[-PAIR_SEEDS:]
+    # Every viewer's statement has the same few shapes (padded with values that match nothing),
+    # so the database driver's and SQLAlchemy's statement caches hold a handful of them.
+    tags = _padded(interest.best(_popular_tags(session), TOP_TAGS), TOP_TAGS, "")
+    seeds = _padded(profile.get("r", [])[-PAIR_SEEDS:], PAIR_SEEDS, 0)
+    authors = _padded(authors, -(-len(authors) // AUTHOR_ARMS_STEP) * AUTHOR_ARMS_STEP, 0)
     params: dict[str, Any] = {
         "viewer": viewer.key,
         **{f"tag{n}": tag for n, tag in enumerate(tags)},
@@ -246,7 +250,11 @@ def _candidate_ids(
     return pool, neighbours
 
 
-@lru_cache(maxsize=512)
+def _padded(values: list[Any], size: int, filler: Any) -> list[Any]:
+    return [*values, *([filler] * (size - len(values)))]
+
+
+@lru_cache(maxsize=32)
 def _candidate_statement(
     dialect: str, tags: int, seeds: int, authors: int, avoiding: bool
 ) -> CompoundSelect[Any]:
