@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from molodets.concurrency import LoopSemaphore
 from molodets.ids import new_id
 
 log = structlog.get_logger(__name__)
@@ -157,9 +157,7 @@ class Database:
         )
         dialect = "sqlite" if self.is_sqlite else "postgresql"
         self.request_slots = POOL_SIZE[dialect] + POOL_OVERFLOW[dialect] - RESERVED_CONNECTIONS
-        self._admissions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._admission = LoopSemaphore(self.request_slots)
 
     @property
     def is_sqlite(self) -> bool:
@@ -173,11 +171,7 @@ class Database:
         holding connections could wait for threads while every thread waited for a connection:
         a stall until the pool's timeout. Waiting here, before any thread, keeps the connection
         holders fewer than the threads and the pool."""
-        loop = asyncio.get_running_loop()
-        admission = self._admissions.get(loop)
-        if admission is None:
-            admission = self._admissions[loop] = asyncio.Semaphore(self.request_slots)
-        return admission
+        return self._admission()
 
     def dispose(self) -> None:
         self.engine.dispose()

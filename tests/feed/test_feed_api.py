@@ -4,6 +4,13 @@ How For You ranks is tested in test_recommender.py."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -122,3 +129,42 @@ def test_query_count_does_not_grow_with_the_page(client: TestClient, db: Session
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
     assert counts[0] <= 12, counts
+
+
+def test_for_you_pages_are_built_two_at_a_time(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Builds in more threads at once only fight over the interpreter lock (docs/load.md): the
+    rest wait for their turn on the event loop, and every request is answered."""
+    author = make_user(db, username="busy")
+    for n in range(3):
+        make_ready_video(db, author, caption=f"clip {n}")
+    db.commit()
+    building, most = 0, 0
+    lock = threading.Lock()
+    real_build = feed_queries.recommender.build_page
+
+    def observed_build(*args: Any, **kwargs: Any) -> Any:
+        nonlocal building, most
+        with lock:
+            building += 1
+            most = max(most, building)
+        try:
+            time.sleep(0.1)  # long enough for every request to be waiting by now
+            return real_build(*args, **kwargs)
+        finally:
+            with lock:
+                building -= 1
+
+    monkeypatch.setattr(feed_queries.recommender, "build_page", observed_build)
+
+    async def together() -> list[int]:  # one event loop, as a server has
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            answers = await asyncio.gather(*(http.get("/api/v1/feed/for-you") for _ in range(6)))
+        return [answer.status_code for answer in answers]
+
+    # Its own thread: the browser tests leave an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        assert thread.submit(asyncio.run, together()).result() == [200] * 6
+    assert most == 2

@@ -3,9 +3,13 @@ shape"). Both answer `{items: [VideoOut...], next_cursor}`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 
 from molodets.accounts.auth import CurrentUser, Viewer, ViewerDep
+from molodets.concurrency import LoopSemaphore
 from molodets.events import guests
 from molodets.feed import queries
 from molodets.feed.recommender import ViewerRef
@@ -15,6 +19,23 @@ from molodets.videos.schemas import VideoListOut
 from molodets.web.templating import request_locale
 
 router = APIRouter(prefix="/api/v1/feed", tags=["feed"])
+
+# Building a For You page is Python work over a few hundred rows; the process runs Python on one
+# core at a time. Eight builds at once in worker threads spent twice the CPU per page of one
+# alone, handing the interpreter lock back and forth at every row SQLite returns
+# (docs/load.md), so builds take turns on the event loop (before a thread or a connection),
+# two at a time: a build that briefly waits (for the viewer's last events, for the disk) does
+# not stall the rest.
+RANKING_TURNS = LoopSemaphore(2)
+
+
+async def _ranking_turn() -> AsyncIterator[None]:
+    async with RANKING_TURNS():
+        yield
+
+
+# Declared first among a handler's parameters, so it is awaited before the database admission.
+RankingTurn = Annotated[None, Depends(_ranking_turn, scope="function")]
 
 
 def viewer_ref(request: Request, response: Response, viewer: Viewer) -> ViewerRef:
@@ -26,6 +47,7 @@ def viewer_ref(request: Request, response: Response, viewer: Viewer) -> ViewerRe
 
 @router.get("/for-you", response_model=VideoListOut)
 def for_you(
+    _turn: RankingTurn,
     request: Request,
     response: Response,
     viewer: ViewerDep,

@@ -18,7 +18,7 @@ from molodets.accounts.auth import Viewer, ViewerDep
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.feed import queries, recommender
-from molodets.feed.api import viewer_ref
+from molodets.feed.api import RankingTurn, viewer_ref
 from molodets.feed.captions import caption_parts
 from molodets.http import DbSession, RuntimeDep
 from molodets.media.derived import POSTER_MAX_SHORT
@@ -141,7 +141,9 @@ def _feed_page(
 
 
 @router.get("/")
-def home(request: Request, viewer: ViewerDep, db: DbSession, runtime: RuntimeDep) -> Response:
+def home(
+    _turn: RankingTurn, request: Request, viewer: ViewerDep, db: DbSession, runtime: RuntimeDep
+) -> Response:
     return _feed_page(request, viewer, db, runtime, source="for_you", api="/api/v1/feed/for-you")
 
 
@@ -161,6 +163,7 @@ def following(request: Request, viewer: ViewerDep, db: DbSession, runtime: Runti
 
 @router.get("/@{username}/video/{video_id}")
 def video_page(
+    _turn: RankingTurn,
     username: str,
     video_id: str,
     request: Request,
