@@ -5,6 +5,7 @@ bounded time, or when the sink closes."""
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -168,3 +169,24 @@ def test_closing_stops_the_retries(
     attempts = len(write.calls)
     time.sleep(0.3)
     assert len(write.calls) == attempts  # no attempt after giving up
+
+
+def test_the_interpreter_changes_hands_more_often_only_while_a_batch_is_written(
+    sink: EventSink, video: Video, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Learning from a batch is long stretches of Python: requests must not queue behind it for
+    the interpreter's default 5 ms each time, and nothing else may run with the shorter setting."""
+    real_write = sink_module.service.write
+    during: list[float] = []
+
+    def observed_write(session: Session, rows: WriteCall, **kwargs: object) -> int:
+        during.append(sys.getswitchinterval())
+        return real_write(session, rows, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sink_module.service, "write", observed_write)
+    before = sys.getswitchinterval()
+    sink.submit(viewer="u1", events=events(video, 4), now_ms=int(time.time() * 1000))
+    assert sink.flush(timeout=10)
+    assert during == [sink_module.WRITER_SWITCH_SECONDS]
+    assert sys.getswitchinterval() == before
+    assert stored(db) == 4
