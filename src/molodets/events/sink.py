@@ -168,6 +168,7 @@ class EventSink:
                 with self._db.sessions() as session, _sharing_the_interpreter():
                     service.write(session, rows, weights=self._weights)
                     session.commit()
+                return
             except Exception as exc:
                 with self._lock:
                     closed = self._closed
@@ -183,8 +184,6 @@ class EventSink:
                     # The driver's message: SQLAlchemy's own repeats the statement and its rows.
                     error=str(exc.orig if isinstance(exc, DBAPIError) else exc),
                 )
-            else:
-                return
             WRITE_RETRIES.inc()
             with self._lock:
                 # Not a plain wait: every submit and flush notifies, and must not cut the backoff.
