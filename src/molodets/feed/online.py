@@ -37,6 +37,7 @@ PAIR_WINDOW = 5  # a positive pairs with this many of the viewer's previous posi
 # Engagement counted by trending, and the positive weight a reaction adds to a viewer's interest.
 _TREND_WEIGHT = {"long": 1.0, "complete": 0.5, "like": 2.0, "share": 3.0, "follow": 3.0}
 _INTEREST = {"long": 1.0, "complete": 0.5, "like": 1.0, "share": 1.5, "follow": 1.5, "replay": 0.3}
+_CREDIT_PRIOR = 0.15  # a hashtag's rate before any exposure, when a reaction's credit is shared
 _SKIP_EXPOSURE = 0.5  # a skip counts as this much extra exposure with nothing gained
 _HATE_EXPOSURE = {"t": 4.0, "c": 30.0}  # "not interested": that creator mostly goes
 NEW_VIDEO_QUALITY = 1.0  # a video no one has reacted to sits mid-table among its hashtag's
@@ -226,8 +227,14 @@ def _expose(state: dict[str, Any], meta: _Meta, amount: float, *, creator: float
 
 
 def _reward(state: dict[str, Any], meta: _Meta, amount: float) -> None:
-    for tag in meta.tags:
-        state.setdefault("t", {}).setdefault(tag, [0.0, 0.0])[1] += amount
+    tags = state.setdefault("t", {})
+    counts = [tags.setdefault(tag, [0.0, 0.0]) for tag in meta.tags]
+    # A video with several hashtags was liked for one of them, most likely the one the viewer
+    # already likes: each takes a share of the credit by its current rate, not all of it.
+    rates = [(positive + _CREDIT_PRIOR) / (exposure + 1.0) for exposure, positive in counts]
+    total = sum(rates)
+    for count, rate in zip(counts, rates, strict=True):
+        count[1] += amount * len(counts) * rate / total
     state.setdefault("c", {}).setdefault(str(meta.author_id), [0.0, 0.0])[1] += amount
 
 

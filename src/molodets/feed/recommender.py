@@ -87,8 +87,11 @@ EXPLORE_HOURS = 24
 FIRST_HOUR_CLAIM = 10.0  # an upload in its first hour comes first for the exploration slots
 CREATOR_GAP = 3  # a creator appears at most once in any CREATOR_GAP + 1 consecutive items
 TOPIC_WINDOW = 4
-INTEREST_PRIOR = 0.15  # a viewer's positive reactions per exposure to an average hashtag
+INTEREST_PRIOR = 0.15  # a viewer's positive reactions per exposure, before they have any
 INTEREST_STRENGTH = 2.0
+BASELINE_STRENGTH = 10.0  # pseudo-exposures behind INTEREST_PRIOR in a viewer's baseline
+TAG_SHARE_RANGE = 3.0  # a hashtag's prior is its catalogue share over the average, within 1/3..3x
+MAX_INTEREST_PRIOR = 0.9
 # Thompson draws of interest come from a posterior this many times sharper than the counts:
 # exploration enough to find a new viewer's topics, without burying what they just showed.
 INTEREST_SHARPNESS = 10.0
@@ -140,7 +143,7 @@ def build_page(
     served, recent_creators = decode_cursor(cursor)
     profile = _profile(session, viewer.key, now_ms)
     avoid = {*served, *exclude}
-    interest = _InterestDraws(profile, rng)
+    interest = _InterestDraws(profile, rng, _popular_tags(session))
     followed = (
         social.followee_id_list(session, viewer_id=viewer.user.id, at_most=FOLLOWED_LIMIT)
         if viewer.user is not None
@@ -229,7 +232,7 @@ def _candidate_ids(
     dialect = session.get_bind().dialect.name
     # Every viewer's statement has the same few shapes (padded with values that match nothing),
     # so the database driver's and SQLAlchemy's statement caches hold a handful of them.
-    tags = _padded(interest.best(_popular_tags(session), TOP_TAGS), TOP_TAGS, "")
+    tags = _padded(interest.best(TOP_TAGS), TOP_TAGS, "")
     seeds = _padded(profile.get("r", [])[-PAIR_SEEDS:], PAIR_SEEDS, 0)
     authors = _padded(authors, -(-len(authors) // AUTHOR_ARMS_STEP) * AUTHOR_ARMS_STEP, 0)
     params: dict[str, Any] = {
@@ -301,20 +304,20 @@ def _candidate_statement(
     return union_all(*arms)
 
 
-_popular_tags_cache: dict[str, tuple[float, list[str]]] = {}
+_popular_tags_cache: dict[str, tuple[float, dict[str, int]]] = {}
 
 
-def _popular_tags(session: Session) -> list[str]:
-    """The catalogue's most used hashtags (read at most once a minute per process): the topics
-    a viewer can be offered before they have shown any taste."""
+def _popular_tags(session: Session) -> dict[str, int]:
+    """The catalogue's most used hashtags and their numbers of videos (read at most once a
+    minute per process): the topics a viewer can be offered before they have shown any taste."""
     key = str(session.get_bind().engine.url)
     cached = _popular_tags_cache.get(key)
     if cached is None or cached[0] < time.monotonic():
         count = func.count().label("uses")
-        found = session.scalars(
-            select(VideoTag.tag).group_by(VideoTag.tag).order_by(count.desc()).limit(POPULAR_TAGS)
+        found = session.execute(
+            select(VideoTag.tag, count).group_by(VideoTag.tag).order_by(count.desc()).limit(POPULAR_TAGS)
         )
-        cached = (time.monotonic() + CACHE_TTL_SECONDS, list(found))
+        cached = (time.monotonic() + CACHE_TTL_SECONDS, {tag: int(uses) for tag, uses in found})
         _popular_tags_cache[key] = cached
     return cached[1]
 
@@ -453,29 +456,44 @@ class _InterestDraws:
     """One Thompson draw per hashtag per page of the viewer's positive rate on it, from their
     (exposure, positive) counts: an unknown hashtag may draw high, a known one draws near what
     the viewer did with it. The same draws pick the hashtags to fetch candidates for and lift
-    each candidate, so the page explores topics as a bandit does, not at random."""
+    each candidate, so the page explores topics as a bandit does, not at random.
 
-    def __init__(self, profile: dict[str, Any], rng: np.random.Generator) -> None:
-        self._counts = profile.get("t", {})
+    Rates are read against the viewer's own average over all hashtags (their baseline): a
+    hashtag they react to as they react to anything is neutral, like one they never met, so
+    an unknown topic competes with a known mediocre one instead of losing to it. A hashtag's
+    prior follows its share of the catalogue: creators make more of what more viewers want,
+    so a viewer nobody knows yet is first offered the big topics."""
+
+    def __init__(self, profile: dict[str, Any], rng: np.random.Generator, popular: dict[str, int]) -> None:
+        self._counts: dict[str, list[float]] = profile.get("t", {})
         self._rng = rng
         self._draws: dict[str, float] = {}
+        self._popular = popular
+        exposure = sum(counts[0] for counts in self._counts.values())
+        positive = sum(min(counts[1], counts[0] + 1.0) for counts in self._counts.values())
+        self._baseline = (positive + BASELINE_STRENGTH * INTEREST_PRIOR) / (exposure + BASELINE_STRENGTH)
+        average = sum(popular.values()) / len(popular) if popular else 1.0
+        low, high = 1 / TAG_SHARE_RANGE, TAG_SHARE_RANGE
+        self._shares = {tag: min(max(uses / average, low), high) for tag, uses in popular.items()}
+        # A hashtag outside the popular ones is a small topic.
+        self._rare_share = 1 / TAG_SHARE_RANGE if popular else 1.0
 
     def draw(self, tag: str) -> float:
         if tag not in self._draws:
             exposure, positive = self._counts.get(tag, (0.0, 0.0))
             positive = min(positive, exposure + 1.0)
+            prior = min(self._baseline * self._shares.get(tag, self._rare_share), MAX_INTEREST_PRIOR)
             self._draws[tag] = float(
                 self._rng.beta(
-                    INTEREST_SHARPNESS * (positive + INTEREST_STRENGTH * INTEREST_PRIOR),
-                    INTEREST_SHARPNESS
-                    * (max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - INTEREST_PRIOR)),
+                    INTEREST_SHARPNESS * (positive + INTEREST_STRENGTH * prior),
+                    INTEREST_SHARPNESS * (max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - prior)),
                 )
             )
         return self._draws[tag]
 
-    def best(self, tags: Collection[str], count: int) -> list[str]:
-        """The `count` hashtags among the viewer's and `tags` that draw highest."""
-        pool = {*self._counts, *tags}
+    def best(self, count: int) -> list[str]:
+        """The `count` hashtags among the viewer's and the popular ones that draw highest."""
+        pool = {*self._counts, *self._popular}
         return sorted(pool, key=lambda tag: -self.draw(tag))[:count]
 
     def lifts(self, candidates: list[_Candidate]) -> np.ndarray:
@@ -483,7 +501,7 @@ class _InterestDraws:
         for index, candidate in enumerate(candidates):
             if candidate.tags:
                 mean = sum(self.draw(tag) for tag in candidate.tags) / len(candidate.tags)
-                lifts[index] = mean / INTEREST_PRIOR
+                lifts[index] = mean / self._baseline
         return np.clip(lifts, 0.05, 6.0)
 
 
