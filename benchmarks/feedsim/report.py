@@ -17,6 +17,7 @@ NEW_USERS = (
     "closeness",
     "upload_hour",
     "upload_hour_goal",
+    "upload_hour_audience",
     "creator_max",
     "fresh",
 )

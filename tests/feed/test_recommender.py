@@ -6,6 +6,7 @@ very next page through the HTTP API."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from molodets.events import service as events
 from molodets.events.schemas import EventIn
 from molodets.feed import recommender
 from molodets.feed.models import CoEngagement, VideoStats, ViewerProfile
+from molodets.feed.ranking import RankWeights
 from molodets.feed.recommender import ViewerRef, build_page, decode_cursor
 from molodets.feed.tasks import refresh_planner_statistics
 from molodets.runtime import Runtime
@@ -207,6 +209,34 @@ def test_a_new_upload_gets_a_share_of_established_viewers_pages(db: Session, cre
         newcomer.id in page_ids(db, ViewerRef(key=f"afan{seed}"), seed=seed) for seed in range(20)
     )
     assert pages_with_it >= 10
+
+
+def test_uploads_in_their_first_hour_get_more_slots_until_they_have_an_audience(
+    db: Session, creators: list[User]
+) -> None:
+    """Besides the exploration slot, every third slot goes to an upload still in its first hour
+    under 20 impressions (`first_hour_share`), and to nothing else still being explored."""
+    strong = [make_ready_video(db, creators[n % 4], caption="#sport") for n in range(30)]
+    for n, video in enumerate(strong):
+        for viewer in range(25):
+            record(db, f"a{n}x{viewer}", *watched(video, 20_000), ("complete", video, {}))
+    earlier = [make_ready_video(db, creators[4], caption="#sport earlier") for n in range(2)]
+    for video in earlier:
+        video.published_at = video.published_at - timedelta(hours=5)
+    fresh = {make_ready_video(db, creators[5 + n], caption="#sport fresh").id for n in range(3)}
+    db.commit()
+    for seed in range(5):
+        ids = page_ids(db, ViewerRef(key=f"afan{seed}"), seed=seed)
+        assert [n for n, video_id in enumerate(ids) if video_id in fresh] == [1, 4, 7], ids
+        assert not {video.id for video in earlier} & set(ids)
+    # Without the share, only the exploration slot (1 in 10) takes one.
+    page = build_page(
+        db,
+        viewer=ViewerRef(key="afan"),
+        weights=RankWeights(first_hour_share=0),
+        rng=np.random.default_rng(1),
+    )
+    assert [n for n, video in enumerate(page.items) if video.id in fresh] == [1]
 
 
 def test_private_blocked_and_removed_videos_are_never_offered(db: Session, creators: list[User]) -> None:

@@ -48,6 +48,7 @@ class RankWeights:
     neighbour: float = 1.0  # boost for co-engagement neighbours of the viewer's recent positives
     followed_creator: float = 1.3  # factor for creators the viewer follows
     explore_share: float = 0.1  # at most this share of a page goes to videos still being explored
+    first_hour_share: float = 0.3  # and up to this share to uploads in their first hour, while any wait
     same_topic_penalty: float = 0.85  # factor per earlier item of the same hashtag in the last 4
 
     @classmethod

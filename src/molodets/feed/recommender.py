@@ -156,19 +156,18 @@ def build_page(
     chosen: list[_Candidate] = []
     followed_set = set(followed)
     if unseen:
-        values, exploring, claims = _values(
+        values, exploring, urgent, claims = _values(
             session, unseen, viewer, profile, interest, neighbours, followed_set, weights, rng
         )
-        chosen = _rerank(unseen, values, exploring, claims, limit, weights, recent_creators)
+        chosen = _rerank(unseen, values, exploring, urgent, claims, limit, weights, recent_creators)
     if len(chosen) < limit:  # the viewer has seen all we found: the best of it again, not nothing
         again = [candidate for candidate in candidates if candidate.seen]
         if again:
-            values, exploring, claims = _values(
+            values, exploring, _, claims = _values(
                 session, again, viewer, profile, interest, neighbours, followed_set, weights, rng
             )
-            chosen += _rerank(
-                again, values, np.zeros_like(exploring), claims, limit - len(chosen), weights, []
-            )
+            none = np.zeros_like(exploring)
+            chosen += _rerank(again, values, none, none, claims, limit - len(chosen), weights, [])
     by_id = {
         video.id: video
         for video in session.scalars(
@@ -415,11 +414,11 @@ def _values(
     followed: set[int],
     weights: RankWeights,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Predicted value per impression of each candidate for this viewer, which are still being
-    explored, and their claim on an exploration slot (value over impressions so far, ten times
-    that in a video's first hour: the newest and least shown first, the better match among
-    equals)."""
+    explored, which of those are in their first hour, and their claim on an exploration slot
+    (value over impressions so far, ten times that in a video's first hour: the newest and least
+    shown first, the better match among equals)."""
     table = np.array([candidate.counters for candidate in candidates], dtype=np.float64)
     counts = {name: table[:, column] for column, name in enumerate(online.RANK_INPUTS)}
     impressions = counts["impressions"]
@@ -449,7 +448,7 @@ def _values(
     exploring = young & (impressions < EXPLORE_IMPRESSIONS)
     first_hour = np.array([candidate.first_hour for candidate in candidates])
     claims = value / (1 + impressions) * np.where(first_hour, FIRST_HOUR_CLAIM, 1.0)
-    return value, exploring, claims
+    return value, exploring, exploring & first_hour, claims
 
 
 class _InterestDraws:
@@ -520,6 +519,7 @@ def _rerank(
     candidates: list[_Candidate],
     values: np.ndarray,
     exploring: np.ndarray,
+    urgent: np.ndarray,
     claims: np.ndarray,
     limit: int,
     weights: RankWeights,
@@ -528,17 +528,24 @@ def _rerank(
     """Greedy: each slot takes the best remaining item, its value lowered for each recent item
     of the same hashtag, keeping the creator gap. Every `1 / explore_share`-th slot goes to the
     video still being explored with the best claim (a fair first audience for each upload) and
-    no other slot may take one (the cost of exploring stays bounded). Rules relax rather than leave the page
+    no other slot may take one (the cost of exploring stays bounded). While an `urgent` one (an
+    upload in its first hour) is left, every `1 / first_hour_share`-th slot goes to one too, so
+    an upload's first audience gathers within the hour. Rules relax rather than leave the page
     short: first the exploration rule, then the creator gap."""
     order = [int(index) for index in np.argsort(-values, kind="stable")]
     claim_order = [int(index) for index in np.argsort(-claims, kind="stable")]
     creators: deque[int] = deque(recent_creators[-CREATOR_GAP:], maxlen=CREATOR_GAP)
     topics: deque[tuple[str, ...]] = deque(maxlen=TOPIC_WINDOW)
-    explore_every = max(2, round(1 / weights.explore_share)) if weights.explore_share > 0 else 0
+    explore_every = _every(weights.explore_share)
+    first_hour_every = _every(weights.first_hour_share)
+    waiting = {int(index) for index in np.flatnonzero(urgent)}
     picked: list[_Candidate] = []
     taken: set[int] = set()
     while len(picked) < limit:
-        explore_slot = bool(explore_every) and len(picked) % explore_every == 1
+        slot = len(picked)
+        explore_slot, pool = bool(explore_every) and slot % explore_every == 1, exploring
+        if not explore_slot and first_hour_every and slot % first_hour_every == 1 and waiting - taken:
+            explore_slot, pool = True, urgent
         best = -1
         for keep_gap, explore_rule in ((True, True), (True, False), (False, False)):
             by_claim = explore_slot and explore_rule
@@ -551,7 +558,7 @@ def _rerank(
                 topics,
                 weights,
                 wanted=(explore_slot if explore_rule else None),
-                exploring=exploring,
+                exploring=pool if by_claim else exploring,
             )
             if best >= 0:
                 break
@@ -562,6 +569,11 @@ def _rerank(
         creators.append(candidates[best].author_id)
         topics.append(candidates[best].tags)
     return picked
+
+
+def _every(share: float) -> int:
+    """Which slots a share of the page is: every n-th (0 for none)."""
+    return max(2, round(1 / share)) if share > 0 else 0
 
 
 def _best(
