@@ -239,6 +239,17 @@ def test_uploads_in_their_first_hour_get_more_slots_until_they_have_an_audience(
     assert [n for n, video in enumerate(page.items) if video.id in fresh] == [1]
 
 
+def test_a_page_built_as_of_an_earlier_instant_holds_nothing_published_after_it(
+    db: Session, creators: list[User]
+) -> None:
+    video = make_ready_video(db, creators[0], caption="#sport")
+    db.commit()
+    viewer = ViewerRef(key="aearly")
+    an_hour_before = build_page(db, viewer=viewer, now_ms=now_ms() - 3_600_000, rng=np.random.default_rng(1))
+    assert an_hour_before.items == []
+    assert [item.id for item in build_page(db, viewer=viewer).items] == [video.id]
+
+
 def test_private_blocked_and_removed_videos_are_never_offered(db: Session, creators: list[User]) -> None:
     viewer = make_user(db, username="viewer")
     kept = make_ready_video(db, creators[0])

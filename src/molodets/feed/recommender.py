@@ -42,6 +42,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -333,6 +334,7 @@ def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -
     params = {
         "viewer": viewer.key,
         "pool": id_set_value(dialect, pool),
+        "now": _instant(now_ms),
         "young_after": _instant(now_ms - EXPLORE_HOURS * 3_600_000),
         "hour_after": _instant(now_ms - 3_600_000),
     }
@@ -358,8 +360,9 @@ def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -
 
 @lru_cache(maxsize=8)
 def _visible_statement(dialect: str, hiding: bool) -> Select[Any]:
-    """`_visible`'s statement, built once (bound parameters: `viewer`, `pool`, `young_after`,
-    `hour_after`, `hidden`)."""
+    """`_visible`'s statement, built once (bound parameters: `viewer`, `pool`, `now`,
+    `young_after`, `hour_after`, `hidden`). A video is visible from its publishing time on: the
+    page is built as of `now`, which a replay of past traffic (the simulator) sets."""
     played = exists().where(ViewMark.viewer == bindparam("viewer"), ViewMark.video_id == Video.id)
     counters = (*online.counter_columns(VideoStats), *online.counter_columns(CreatorStats))
     statement = (
@@ -380,6 +383,7 @@ def _visible_statement(dialect: str, hiding: bool) -> Select[Any]:
             in_id_param(dialect, Video.id, "pool"),
             Video.status == VideoStatus.READY.value,
             Video.visibility == Visibility.PUBLIC.value,
+            or_(Video.published_at.is_(None), Video.published_at <= bindparam("now")),
             social.public_authors(Video.author_id),
         )
         .order_by(Video.id)
@@ -529,8 +533,8 @@ def _rerank(
     of the same hashtag, keeping the creator gap. Every `1 / explore_share`-th slot goes to the
     video still being explored with the best claim (a fair first audience for each upload) and
     no other slot may take one (the cost of exploring stays bounded). While an `urgent` one (an
-    upload in its first hour) is left, every `1 / first_hour_share`-th slot goes to one too, so
-    an upload's first audience gathers within the hour. Rules relax rather than leave the page
+    upload in its first hour) is left, that slot and every `1 / first_hour_share`-th go to the
+    urgent ones, so an upload's first audience gathers within the hour. Rules relax rather than leave the page
     short: first the exploration rule, then the creator gap."""
     order = [int(index) for index in np.argsort(-values, kind="stable")]
     claim_order = [int(index) for index in np.argsort(-claims, kind="stable")]
@@ -544,7 +548,7 @@ def _rerank(
     while len(picked) < limit:
         slot = len(picked)
         explore_slot, pool = bool(explore_every) and slot % explore_every == 1, exploring
-        if not explore_slot and first_hour_every and slot % first_hour_every == 1 and waiting - taken:
+        if (explore_slot or (first_hour_every and slot % first_hour_every == 1)) and waiting - taken:
             explore_slot, pool = True, urgent
         best = -1
         for keep_gap, explore_rule in ((True, True), (True, False), (False, False)):
