@@ -40,11 +40,15 @@ def running_server(
     log: Path | None = None,
     env_overrides: dict[str, str] | None = None,
     prepare: Callable[[], None] | None = None,
+    web_workers: int = 1,
 ) -> Iterator[str]:
     """Migrate, run `prepare` (to seed the database), start `molodets serve` with its job
     consumers, yield its base URL, then stop it. With `log`, the server's output goes there
-    (kept for a failed run) instead of nowhere."""
-    with running_server_process(data_dir, log=log, env_overrides=env_overrides, prepare=prepare) as (base, _):
+    (kept for a failed run) instead of nowhere. With `web_workers` above 1 it starts the
+    scale-out `molodets web --workers N` instead (PostgreSQL and Redis only)."""
+    with running_server_process(
+        data_dir, log=log, env_overrides=env_overrides, prepare=prepare, web_workers=web_workers
+    ) as (base, _):
         yield base
 
 
@@ -55,6 +59,7 @@ def running_server_process(
     log: Path | None = None,
     env_overrides: dict[str, str] | None = None,
     prepare: Callable[[], None] | None = None,
+    web_workers: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`running_server`, also yielding the server's process (for its CPU time and memory)."""
     env = server_env(data_dir, env_overrides)
@@ -64,8 +69,9 @@ def running_server_process(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with Path(log or os.devnull).open("wb") as output:
+        command = ["web", "--workers", str(web_workers)] if web_workers > 1 else ["serve"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "molodets", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "molodets", *command, "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,8 @@ sent (a view counts once per viewer, video and day). Goal: ≥ 20,000 events/s, 
 
 Run: `.venv/bin/python benchmarks/events.py` (SQLite), or on PostgreSQL + Redis:
 `.venv/bin/python benchmarks/events.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_events
---redis-url redis://127.0.0.1:6379/3` (the database is emptied first).
+--redis-url redis://127.0.0.1:6379/3` (the database is emptied first); add `--web-workers 2` for the
+scale-out web process with one worker per core, as that mode is deployed.
 """
 
 from __future__ import annotations
@@ -148,7 +149,15 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=2000)
     parser.add_argument("--database-url", help="PostgreSQL URL (its public schema is emptied first)")
     parser.add_argument("--redis-url")
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=1,
+        help="web processes: above 1, the scale-out `molodets web --workers N` (PostgreSQL + Redis only)",
+    )
     args = parser.parse_args()
+    if args.web_workers > 1 and not (args.database_url and args.redis_url):
+        parser.error("--web-workers above 1 needs --database-url and --redis-url (scale-out mode)")
 
     with tempfile.TemporaryDirectory(prefix="molodets-bench-") as tmp:
         data_dir = Path(tmp)
@@ -166,7 +175,9 @@ def main() -> None:
         def prepare() -> None:
             seeded["tokens"], seeded["videos"] = seed(database_url, viewers=args.viewers, videos=args.videos)
 
-        with running_server(data_dir, env_overrides=overrides, prepare=prepare) as base:
+        with running_server(
+            data_dir, env_overrides=overrides, prepare=prepare, web_workers=args.web_workers
+        ) as base:
             tokens, video_ids = seeded["tokens"], seeded["videos"]
             assert isinstance(tokens, list)
             assert isinstance(video_ids, list)
@@ -202,10 +213,10 @@ def main() -> None:
         engine.dispose()
 
     mode = "PostgreSQL + Redis" if args.database_url else "SQLite (embedded)"
-    print(
-        f"POST /api/v1/events on one `molodets serve`, {mode}, {args.clients} clients, "
-        f"{args.batch} events a batch,"
-    )
+    server = "one `molodets serve`"
+    if args.web_workers > 1:
+        server = f"`molodets web --workers {args.web_workers}`"
+    print(f"POST /api/v1/events on {server}, {mode}, {args.clients} clients, {args.batch} events a batch,")
     print(
         f"{args.viewers} viewers, {args.videos} videos, {args.seconds:g} s per measurement, "
         f"{os.cpu_count()} cores"
