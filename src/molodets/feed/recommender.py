@@ -13,7 +13,8 @@ re-ranked for variety, with a bounded share given to new videos still being expl
    times the viewer's lifts for the hashtags (also sampled: a new viewer sees a spread of
    topics that narrows as they react), the creator and the language.
 4. Re-rank greedily: no creator twice in any 4 consecutive items (across pages), a penalty for
-   repeating a hashtag within 4, at most `explore_share` of the page for exploring videos.
+   repeating a hashtag within 4, at most `explore_share` of the page for exploring videos (and
+   `first_hour_share` more while an upload in its first hour still lacks a first audience).
 
 Everything is read from the database at request time, so every web process serves the same
 feed, and an event written a moment ago shapes the next page."""
@@ -534,8 +535,8 @@ def _rerank(
     video still being explored with the best claim (a fair first audience for each upload) and
     no other slot may take one (the cost of exploring stays bounded). While an `urgent` one (an
     upload in its first hour) is left, that slot and every `1 / first_hour_share`-th go to the
-    urgent ones, so an upload's first audience gathers within the hour. Rules relax rather than leave the page
-    short: first the exploration rule, then the creator gap."""
+    urgent ones, so an upload's first audience gathers within the hour. Rules relax rather than
+    leave the page short: first the exploration rule, then the creator gap."""
     order = [int(index) for index in np.argsort(-values, kind="stable")]
     claim_order = [int(index) for index in np.argsort(-claims, kind="stable")]
     creators: deque[int] = deque(recent_creators[-CREATOR_GAP:], maxlen=CREATOR_GAP)
