@@ -87,6 +87,27 @@ def test_liked_list_follows_the_owners_setting(client: TestClient, db: Session) 
     assert [item["id"] for item in client.get(url).json()["items"]] == [str(video.id)]
 
 
+def test_a_public_liked_list_shows_the_owners_own_private_videos_to_the_owner_only(
+    client: TestClient, db: Session
+) -> None:
+    fan, stranger = make_user(db), make_user(db)
+    fan.likes_public = True
+    hidden = make_ready_video(db, fan)
+    shown = make_ready_video(db, fan)
+    fan_headers = bearer(db, fan)
+    for liked in (hidden, shown):
+        client.put(f"/api/v1/videos/{liked.id}/like", headers=fan_headers)
+    hidden.visibility = Visibility.PRIVATE.value
+    db.commit()
+    url = f"/api/v1/users/{fan.username}/liked"
+    assert [item["id"] for item in client.get(url, headers=fan_headers).json()["items"]] == [
+        str(shown.id),
+        str(hidden.id),
+    ]
+    for headers in (bearer(db, stranger), {}):
+        assert [item["id"] for item in client.get(url, headers=headers).json()["items"]] == [str(shown.id)]
+
+
 def test_follow_toggles_counts_and_refuses_self(client: TestClient, db: Session) -> None:
     creator, fan = make_user(db), make_user(db)
     headers = bearer(db, fan)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     SQLColumnExpression,
     delete,
     exists,
+    false,
     or_,
     select,
     true,
@@ -277,8 +278,8 @@ def list_liked(
     session: Session, *, user: User, viewer: User | None, cursor: str | None, limit: int | None
 ) -> Page[Video]:
     """The videos the user liked, the newest like first: those everyone may watch (a like on a
-    video that has since gone private or been deleted does not show), and their own; videos of
-    private accounts only when the viewer may see that account's videos."""
+    video that has since gone private or been deleted does not show), and the viewer's own;
+    videos of private accounts only when the viewer may see that account's videos."""
     return _page_of_playable(session, VideoLike, user=user, viewer=viewer, cursor=cursor, limit=limit)
 
 
@@ -317,7 +318,10 @@ def _page_of_playable(
         select(model)
         .join(Video, Video.id == model.video_id)
         .where(model.user_id == user.id, Video.status == VideoStatus.READY.value)
-        .where((Video.visibility == Visibility.PUBLIC.value) | (Video.author_id == user.id))
+        .where(
+            (Video.visibility == Visibility.PUBLIC.value)
+            | (Video.author_id == viewer.id if viewer is not None else false())
+        )
         .where(visible_authors(Video.author_id, viewer=viewer))
     )
     rows = paginate_newest_first(session, statement, model=model, keys=[model.id], cursor=cursor, limit=limit)
