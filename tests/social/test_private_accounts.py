@@ -163,6 +163,30 @@ def test_declining_and_withdrawing_are_idempotent(client: TestClient, db: Sessio
     assert pending(db, owner) == 1
 
 
+def test_a_withdrawn_request_leaves_the_owners_unread_notifications(
+    client: TestClient, db: Session, owner: User
+) -> None:
+    first, second = make_user(db), make_user(db)
+    owner_headers = bearer(db, owner)
+    make_private(client, owner_headers)
+    follow(client, "hidden", bearer(db, first))
+    follow(client, "hidden", bearer(db, second))
+    asked = notifications_of(db, owner, Kind.FOLLOW_REQUEST)
+    assert [(row.actor_count, row.last_actor_id) for row in asked] == [(2, second.id)]
+    client.delete("/api/v1/users/hidden/follow", headers=bearer(db, second))
+    asked = notifications_of(db, owner, Kind.FOLLOW_REQUEST)
+    assert [(row.actor_count, row.last_actor_id) for row in asked] == [(1, first.id)]
+    client.delete("/api/v1/users/hidden/follow", headers=bearer(db, first))
+    assert notifications_of(db, owner, Kind.FOLLOW_REQUEST) == []
+    unread = client.get("/api/v1/notifications/unread-count", headers=owner_headers).json()
+    assert unread == {"unread_count": 0}
+    # Once read, a notice stays as it was read.
+    follow(client, "hidden", bearer(db, first))
+    assert client.post("/api/v1/notifications/read", json={}, headers=owner_headers).status_code == 204
+    client.delete("/api/v1/users/hidden/follow", headers=bearer(db, first))
+    assert [row.actor_count for row in notifications_of(db, owner, Kind.FOLLOW_REQUEST)] == [1]
+
+
 def test_requests_page_newest_first(client: TestClient, db: Session, owner: User) -> None:
     owner_headers = bearer(db, owner)
     make_private(client, owner_headers)

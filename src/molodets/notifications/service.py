@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
@@ -67,6 +67,41 @@ def notify(
             execution_options={"synchronize_session": False},
         )
         _publish_after_commit(session, recipient_id)
+
+
+def retract(session: Session, *, recipient_id: int, actor_id: int, kind: Kind) -> None:
+    """Take back what `actor_id` did to `recipient_id` (a withdrawn follow request) from the
+    recipient's unread group of `kind`: the group loses that actor, and goes when none is left.
+    What the recipient has read stays as they read it."""
+    group = session.scalar(
+        select(Notification).where(
+            Notification.recipient_id == recipient_id,
+            Notification.group_key == _group_key(kind, video_id=None, comment_id=None),
+            Notification.read_at.is_(None),
+        )
+    )
+    if group is None:
+        return
+    removed = session.execute(
+        delete(NotificationActor)
+        .where(NotificationActor.notification_id == group.id, NotificationActor.actor_id == actor_id)
+        .returning(NotificationActor.id)
+    ).first()
+    if removed is None:
+        return
+    latest = session.scalar(
+        select(NotificationActor.actor_id)
+        .where(NotificationActor.notification_id == group.id)
+        .order_by(NotificationActor.id.desc())
+        .limit(1)
+    )
+    if latest is None:
+        session.delete(group)
+    else:
+        group.actor_count = max(group.actor_count - 1, 1)
+        group.last_actor_id = latest
+    session.flush()
+    _publish_after_commit(session, recipient_id)
 
 
 def _group_key(kind: Kind, *, video_id: int | None, comment_id: int | None) -> str:

@@ -111,8 +111,11 @@ def do_follow_or_request(session: Session, *, follower: User, followee: User) ->
 
 
 def do_unfollow_or_withdraw(session: Session, *, follower: User, followee: User) -> FollowState:
-    """Unfollow, and withdraw a pending request; idempotent."""
-    service.delete_once(session, FollowRequest, requester_id=follower.id, target_id=followee.id)
+    """Unfollow, and withdraw a pending request (and the unread notice of it); idempotent."""
+    if service.delete_once(session, FollowRequest, requester_id=follower.id, target_id=followee.id):
+        notifications.retract(
+            session, recipient_id=followee.id, actor_id=follower.id, kind=notifications.Kind.FOLLOW_REQUEST
+        )
     service.do_unfollow(session, follower=follower, followee=followee)
     return FollowState(following=False, requested=False)
 
