@@ -522,6 +522,8 @@ def main() -> int:
     unknown = [key for key in args.networks.split(",") if key not in NETWORKS]
     if unknown or args.swipes + 3 > args.clips:
         parser.error(f"unknown networks {unknown}" if unknown else "--clips must be at least --swipes + 3")
+    if args.swipes < 1 or args.repeats < 1:
+        parser.error("--swipes and --repeats must be at least 1: the report is made of their timings")
     networks = [NETWORKS[key] for key in args.networks.split(",")]
     if not CHROMIUM.exists():
         print(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
