@@ -97,10 +97,15 @@ def retract(session: Session, *, recipient_id: int, actor_id: int, kind: Kind) -
     )
     if latest is None:
         session.delete(group)
+        session.flush()
     else:
-        group.actor_count = max(group.actor_count - 1, 1)
-        group.last_actor_id = latest
-    session.flush()
+        session.execute(
+            update(Notification)
+            .where(Notification.id == group.id)
+            .values(actor_count=Notification.actor_count - 1, last_actor_id=latest),
+            execution_options={"synchronize_session": False},
+        )
+        session.expire(group)
     _publish_after_commit(session, recipient_id)
 
 
