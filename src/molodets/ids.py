@@ -84,3 +84,9 @@ def new_id() -> int:
 def id_timestamp_ms(value: int) -> int:
     """Epoch milliseconds at which an ID was made."""
     return (value >> (NODE_BITS + SEQUENCE_BITS)) + EPOCH_MS
+
+
+def first_id_at(ms: int) -> int:
+    """The smallest ID made at or after epoch millisecond `ms`: IDs below it are older (a time
+    cutoff over an ID column, its primary key)."""
+    return max(ms - EPOCH_MS, 0) << (NODE_BITS + SEQUENCE_BITS)

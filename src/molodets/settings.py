@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     upload_expiry_hours: int = Field(default=24, ge=1)
     keep_originals: bool = True
 
+    # Raw watch events are kept this long (the recommender learns from them as they arrive).
+    events_retention_days: int = Field(default=90, ge=1, le=3650)
+
     # The For You ranker's weights (feed/ranking.py RankWeights), as JSON: only those to change.
     feed_weights: dict[str, float] = Field(default_factory=dict)
 

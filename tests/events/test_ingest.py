@@ -8,14 +8,17 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from molodets.db import utcnow
+from molodets.events import tasks
 from molodets.events.models import EventType, Source, ViewMark, WatchEvent
 from molodets.events.service import DAY_MS
 from molodets.events.tasks import forget_old_view_marks
 from molodets.feed.models import ViewerProfile
 from molodets.feed.recommender import SEEN_DAYS
+from molodets.ids import first_id_at, new_id
 from molodets.runtime import Runtime
 from molodets.videos.models import Video
 from tests.factories.accounts import bearer, log_in, make_user
@@ -184,6 +187,22 @@ def test_old_view_marks_are_forgotten(client: TestClient, db: Session, runtime: 
     # The kept mark still stops the same play counting twice.
     client.post("/api/v1/events", json=body, headers=headers)
     assert client.get(f"/api/v1/videos/{body['events'][0]['video_id']}").json()["counts"]["views"] == 1
+
+
+def test_watch_events_past_their_retention_are_forgotten_in_chunks(
+    db: Session, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    days = runtime.settings.events_retention_days
+    now = now_ms()
+    old = [first_id_at(now - (days + 1) * DAY_MS) + n for n in range(7)]
+    kept = [first_id_at(now - (days - 1) * DAY_MS), new_id()]
+    row = {"viewer": "u1", "video_id": 1, "type": 1, "client_ts": now, "received_at": utcnow()}
+    db.execute(insert(WatchEvent), [{**row, "id": event_id} for event_id in old + kept])
+    db.commit()
+    monkeypatch.setattr(tasks, "FORGET_CHUNK", 3)  # three chunks, the last one short
+    run_job_directly(runtime, tasks.forget_old_watch_events)
+    db.expire_all()
+    assert sorted(db.scalars(select(WatchEvent.id))) == kept
 
 
 def test_a_guest_who_signs_up_keeps_their_history(client: TestClient, db: Session, runtime: Runtime) -> None:
