@@ -68,15 +68,22 @@ def test_bookmarks_are_private_to_their_owner(client: TestClient, db: Session) -
     }
 
 
+def like_then_make_private(
+    client: TestClient, db: Session, headers: dict[str, str], *, liked: list[Video], private: Video
+) -> None:
+    """Like `liked` in order through the API, then make `private` private."""
+    for video in liked:
+        client.put(f"/api/v1/videos/{video.id}/like", headers=headers)
+    private.visibility = Visibility.PRIVATE.value
+    db.commit()
+
+
 def test_liked_list_follows_the_owners_setting(client: TestClient, db: Session) -> None:
     author, fan, stranger = make_user(db), make_user(db), make_user(db)
     video = make_ready_video(db, author)
     gone_private = make_ready_video(db, author)
     fan_headers = bearer(db, fan)
-    for liked in (video, gone_private):
-        client.put(f"/api/v1/videos/{liked.id}/like", headers=fan_headers)
-    gone_private.visibility = Visibility.PRIVATE.value
-    db.commit()
+    like_then_make_private(client, db, fan_headers, liked=[video, gone_private], private=gone_private)
     url = f"/api/v1/users/{fan.username}/liked"
     refused = client.get(url, headers=bearer(db, stranger))
     assert (refused.status_code, refused.json()["code"]) == (403, "likes_private")
@@ -95,10 +102,7 @@ def test_a_public_liked_list_shows_the_owners_own_private_videos_to_the_owner_on
     hidden = make_ready_video(db, fan)
     shown = make_ready_video(db, fan)
     fan_headers = bearer(db, fan)
-    for liked in (hidden, shown):
-        client.put(f"/api/v1/videos/{liked.id}/like", headers=fan_headers)
-    hidden.visibility = Visibility.PRIVATE.value
-    db.commit()
+    like_then_make_private(client, db, fan_headers, liked=[hidden, shown], private=hidden)
     url = f"/api/v1/users/{fan.username}/liked"
     assert [item["id"] for item in client.get(url, headers=fan_headers).json()["items"]] == [
         str(shown.id),
