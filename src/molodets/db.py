@@ -173,10 +173,12 @@ class Database:
         """The requests' share of the pool, waited for on the event loop (one per loop).
 
         A request holds its connection from authentication to the end of its handler, across two
-        thread-pool calls. Were it to wait for a connection inside a worker thread, requests
-        holding connections could wait for threads while every thread waited for a connection:
-        a stall until the pool's timeout. Waiting here, before any thread, keeps the connection
-        holders fewer than the threads and the pool."""
+        thread-pool calls (on SQLite a writing request hands it back after authentication and
+        takes one again at its handler's first statement: still one at a time). Were it to wait
+        for a connection inside a worker thread, requests holding connections could wait for
+        threads while every thread waited for a connection: a stall until the pool's timeout.
+        Waiting here, before any thread, keeps the connection holders fewer than the threads and
+        the pool."""
         return self._admission()
 
     def dispose(self) -> None:

@@ -30,7 +30,8 @@ def _request_session(
 ) -> Iterator[Session]:
     """The request's one transaction: committed after the handler returns and before the
     response is sent (so a failed commit is an error response, not a lost write), rolled back if
-    the handler raises."""
+    the handler raises. (On SQLite a writing request authenticates in a short read transaction
+    of its own first: `accounts.auth.get_viewer`.)"""
     runtime = get_runtime(request)
     factory = runtime.db.read_sessions if request.method in SAFE_METHODS else runtime.db.sessions
     session = factory()

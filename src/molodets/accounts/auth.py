@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from molodets.accounts import service
 from molodets.accounts.models import ApiToken, User, UserSession
+from molodets.db import READ_ONLY_OPTION
 from molodets.errors import Problem, problem_response
 from molodets.http import SAFE_METHODS, DbSession, get_runtime, is_https
 
@@ -119,10 +120,31 @@ async def _check_csrf(request: Request, viewer: Viewer) -> None:
         raise Problem(403, "csrf_invalid", "The CSRF token is wrong; reload the page and try again.")
 
 
+def _authenticate_before_writing(db: Session, authorization: str | None, cookie: str | None) -> Viewer:
+    """`_authenticate` for a writing request on SQLite, in a deferred transaction of its own.
+
+    The request's session begins with BEGIN IMMEDIATE: had authentication run in it, the request
+    would take SQLite's only write lock here and hold it across the hop to its handler's thread,
+    other writers and the event writer queueing behind it (docs/load.md, `mixed`). This read
+    transaction ends before the handler runs, whose first statement begins the write transaction.
+    Committing keeps the loaded objects loaded and attached (expire_on_commit=False), so handlers
+    may still change the user; authentication must not write (that would upgrade a read lock)."""
+    if db.in_transaction():
+        # Something already began the request's transaction: keep to it.
+        return _authenticate(db, authorization, cookie)
+    db.connection(execution_options={READ_ONLY_OPTION: True})  # `_begin_sqlite`: a plain BEGIN
+    viewer = _authenticate(db, authorization, cookie)
+    db.commit()
+    return viewer
+
+
 async def get_viewer(request: Request, db: DbSession) -> Viewer:
     """The viewer, loaded in the request's own session (so handlers may change the user)."""
+    authenticate = _authenticate
+    if request.method not in SAFE_METHODS and get_runtime(request).db.is_sqlite:
+        authenticate = _authenticate_before_writing
     viewer = await run_in_threadpool(
-        _authenticate, db, request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+        authenticate, db, request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
     )
     await _check_csrf(request, viewer)
     return viewer
