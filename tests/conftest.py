@@ -122,6 +122,8 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
     runtime.limiter.reset()
+    runtime.for_you.slates.clear()
+    runtime.cards.clear()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ try:
     from molodets.events import service as events
     from molodets.events.schemas import EventIn
     from molodets.feed import online
-    from molodets.feed.recommender import ViewerRef, build_page
+    from molodets.feed.recommender import SlateCache, ViewerRef, build_page
     from molodets.migrations import alembic_config
     from molodets.social import service as social
     from molodets.videos.models import Stage, Video, VideoStatus, Visibility
@@ -54,6 +54,7 @@ class MolodetsPolicy:
         self.world = world
         self.realtime = realtime
         self.rng = np.random.default_rng([seed, 7])
+        self.slates = SlateCache()  # as a web process keeps them, on simulated time
         self.stats = RealStats()
         path = workdir / f"{self.name}-{seed}.sqlite3"
         url = f"sqlite:///{path}"
@@ -157,8 +158,9 @@ class MolodetsPolicy:
                 now_ms=sim_ms(now_s),
                 exclude=exclude,
                 rng=self.rng,
+                slates=self.slates,
             )
-            ids = [video.id for video in result.items]
+            ids = result.items
         self.cursor[user] = result.next_cursor
         if len(ids) < limit:
             self.stats.short_pages += 1

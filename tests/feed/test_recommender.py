@@ -55,7 +55,7 @@ def page_ids(
     db: Session, viewer: ViewerRef, *, limit: int = 10, seed: int = 1, cursor: str | None = None
 ) -> list[int]:
     page = build_page(db, viewer=viewer, limit=limit, cursor=cursor, rng=np.random.default_rng(seed))
-    return [video.id for video in page.items]
+    return page.items
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_pages_keep_creators_apart_and_never_repeat_in_a_session(db: Session, cr
     viewer, cursor, served = ViewerRef(key="afresh"), None, []
     for _ in range(2):
         page = build_page(db, viewer=viewer, limit=10, cursor=cursor, rng=np.random.default_rng(3))
-        served += [video.id for video in page.items]
+        served += page.items
         cursor = page.next_cursor
     assert len(served) == len(set(served)) == 20
     authors = [by_id[i] for i in served]
@@ -236,7 +236,7 @@ def test_uploads_in_their_first_hour_get_more_slots_until_they_have_an_audience(
         weights=RankWeights(first_hour_share=0),
         rng=np.random.default_rng(1),
     )
-    assert [n for n, video in enumerate(page.items) if video.id in fresh] == [1]
+    assert [n for n, video_id in enumerate(page.items) if video_id in fresh] == [1]
 
 
 def test_a_page_built_as_of_an_earlier_instant_holds_nothing_published_after_it(
@@ -247,7 +247,7 @@ def test_a_page_built_as_of_an_earlier_instant_holds_nothing_published_after_it(
     viewer = ViewerRef(key="aearly")
     an_hour_before = build_page(db, viewer=viewer, now_ms=now_ms() - 3_600_000, rng=np.random.default_rng(1))
     assert an_hour_before.items == []
-    assert [item.id for item in build_page(db, viewer=viewer).items] == [video.id]
+    assert build_page(db, viewer=viewer).items == [video.id]
 
 
 def test_private_blocked_and_removed_videos_are_never_offered(db: Session, creators: list[User]) -> None:

@@ -14,7 +14,7 @@ from molodets.events import guests
 from molodets.feed import queries
 from molodets.feed.recommender import ViewerRef
 from molodets.http import DbSession, RuntimeDep
-from molodets.videos.queries import page_out
+from molodets.videos.queries import card_page_json, page_out
 from molodets.videos.schemas import VideoListOut
 from molodets.web.templating import request_locale
 
@@ -55,15 +55,21 @@ def for_you(
     runtime: RuntimeDep,
     cursor: str | None = None,
     limit: int | None = None,
-) -> VideoListOut:
+) -> Response:
     """The For You feed (default 10 a page): ranked for this viewer from what they and everyone
     else watched, never a video this session already had (the cursor remembers) or that the
     viewer played in the last 30 days while there are others. `next_cursor` is null only when
     nothing is left; the player then starts again from the top."""
     ref = viewer_ref(request, response, viewer)
     runtime.events.settle(ref.key)  # what the player just reported shapes this page
-    page = queries.for_you(db, viewer=ref, cursor=cursor, limit=limit)
-    return page_out(db, runtime.storage, page, viewer=viewer.user)
+    page = queries.for_you(db, runtime.for_you, viewer=ref, cursor=cursor, limit=limit)
+    # Straight to JSON from the process's cards (the schema is `VideoListOut`, as documented).
+    answer = Response(
+        card_page_json(db, runtime.cards, page, viewer=viewer.user), media_type="application/json"
+    )
+    for cookie in response.headers.getlist("set-cookie"):  # a new guest's
+        answer.headers.append("set-cookie", cookie)
+    return answer
 
 
 @router.get("/following", response_model=VideoListOut)

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from molodets.accounts.auth import Viewer, ViewerDep
 from molodets.accounts.models import User
 from molodets.errors import Problem
-from molodets.feed import queries, recommender
+from molodets.feed import queries
 from molodets.feed.api import RankingTurn, viewer_ref
 from molodets.feed.captions import caption_parts
 from molodets.http import DbSession, RuntimeDep
@@ -106,14 +106,22 @@ def _player_context(
 
 
 def _for_you(
-    request: Request, viewer: Viewer, db: Session, cookies: Response, *, opened: Video | None = None
+    request: Request,
+    viewer: Viewer,
+    db: Session,
+    runtime: RuntimeDep,
+    cookies: Response,
+    *,
+    opened: Video | None = None,
 ) -> Page[Video]:
     """For You's first page (after the `opened` video, which it leaves out); a new guest's
     cookie goes on `cookies`, to copy to the page."""
     ref = viewer_ref(request, cookies, viewer)
     if opened is None:
-        return queries.for_you(db, viewer=ref, cursor=None, limit=FIRST_PAGE)
-    return recommender.build_page(db, viewer=ref, limit=FIRST_PAGE - 1, exclude=[opened.id])
+        page = queries.for_you(db, runtime.for_you, viewer=ref, cursor=None, limit=FIRST_PAGE)
+    else:
+        page = runtime.for_you.page(db, viewer=ref, cursor=None, limit=FIRST_PAGE - 1, exclude=[opened.id])
+    return Page(items=video_queries.by_ids(db, page.items), next_cursor=page.next_cursor)
 
 
 def _with_cookies(page: Response, cookies: Response) -> Response:
@@ -129,7 +137,7 @@ def _feed_page(
     if source == "following" and viewer.user is not None:
         page = queries.following(db, viewer=viewer.user, cursor=None, limit=FIRST_PAGE)
     else:
-        page = _for_you(request, viewer, db, cookies)
+        page = _for_you(request, viewer, db, runtime, cookies)
     items = video_queries.video_outs(db, runtime.storage, page.items, viewer=viewer.user)
     # For You never dead-ends (it starts over at its end); Following ends where follows end.
     wrap = source == "for_you"
@@ -193,7 +201,7 @@ def video_page(
         api = f"/api/v1/users/{quote(opened.author.username, safe='')}/videos"
         wrap = False
     else:
-        page = _for_you(request, viewer, db, cookies, opened=video)
+        page = _for_you(request, viewer, db, runtime, cookies, opened=video)
         api, wrap = "/api/v1/feed/for-you", True
     items = [opened, *video_queries.video_outs(db, runtime.storage, page.items, viewer=viewer.user)]
     context = _player_context(

@@ -20,9 +20,11 @@ PER_AUTHOR_MERGE_MAX = 200
 FOR_YOU_PAGE = 10
 
 
-def for_you(session: Session, *, viewer: ViewerRef, cursor: str | None, limit: int | None) -> Page[Video]:
+def for_you(
+    session: Session, feed: recommender.ForYou, *, viewer: ViewerRef, cursor: str | None, limit: int | None
+) -> Page[int]:
     size = FOR_YOU_PAGE if limit is None else check_limit(limit)
-    return recommender.build_page(session, viewer=viewer, cursor=cursor, limit=size)
+    return feed.page(session, viewer=viewer, cursor=cursor, limit=size)
 
 
 def following(session: Session, *, viewer: User, cursor: str | None, limit: int | None) -> Page[Video]:

@@ -82,26 +82,54 @@ def base_value(
     impressions, long, complete, like, share, follow, skip, hate; `priors` the rates each is
     shrunk towards (its creator's; the global `PRIORS` by default); `long_rate` replaces the
     long-view estimate (the explorer passes a Thompson sample there)."""
+    value = unfloored_value(counts, weights=weights, watch_quantile=watch_quantile, priors=priors)
+    if long_rate is not None:
+        value += long_view_term(long_rate, weights)
+    else:
+        rate = shrunk(counts["long"], counts["impressions"], priors["long"] if priors else PRIORS["long"])
+        value += long_view_term(rate, weights)
+    return np.maximum(value, value_floor(weights))
+
+
+def unfloored_value(
+    counts: dict[str, NDArray[np.float64]],
+    *,
+    weights: RankWeights,
+    watch_quantile: NDArray[np.float64],
+    priors: dict[str, NDArray[np.float64]] | None = None,
+) -> NDArray[np.float64]:
+    """`base_value` but the long-view term (`long_view_term`) and the floor (`value_floor`):
+    the part that does not change between Thompson draws of the long-view rate."""
     n = counts["impressions"]
     rate = {
         name: shrunk(counts[name], n, priors[name] if priors is not None else prior) / prior
         for name, prior in PRIORS.items()
+        if name != "long"
     }
-    if long_rate is not None:
-        rate["long"] = long_rate / PRIORS["long"]
     positive = (
         weights.watch * watch_quantile / 0.5
-        + weights.long_view * rate["long"]
         + weights.complete * rate["complete"]
         + weights.like * rate["like"]
         + weights.share * rate["share"]
         + weights.follow * rate["follow"]
     )
     negative = weights.skip * rate["skip"] + weights.hate * rate["hate"]
-    scale = (
-        weights.watch + weights.long_view + weights.complete + weights.like + weights.share + weights.follow
-    )
-    return np.maximum(positive - negative + weights.skip + weights.hate, 0.01) / scale
+    value: NDArray[np.float64] = (positive - negative + weights.skip + weights.hate) / _scale(weights)
+    return value
+
+
+def long_view_term(long_rate: NDArray[np.float64], weights: RankWeights) -> NDArray[np.float64]:
+    term: NDArray[np.float64] = weights.long_view * long_rate / PRIORS["long"] / _scale(weights)
+    return term
+
+
+def value_floor(weights: RankWeights) -> float:
+    return 0.01 / _scale(weights)
+
+
+def _scale(weights: RankWeights) -> float:
+    w = weights
+    return w.watch + w.long_view + w.complete + w.like + w.share + w.follow
 
 
 def quality(stats: dict[str, float], weights: RankWeights) -> float:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeGuard
@@ -51,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
-from molodets.db import id_set_value, in_id_param, in_id_set
+from molodets.db import id_set_value, in_id_param
 from molodets.errors import Problem
 from molodets.events.models import ViewMark
 from molodets.feed import online
@@ -60,9 +61,11 @@ from molodets.feed.ranking import (
     DURATION_BUCKETS_S,
     PRIOR_IMPRESSIONS,
     RankWeights,
-    base_value,
     creator_priors,
     duration_bucket,
+    long_view_term,
+    unfloored_value,
+    value_floor,
 )
 from molodets.pagination import Page
 from molodets.social import service as social
@@ -98,6 +101,9 @@ MAX_INTEREST_PRIOR = 0.9
 # exploration enough to find a new viewer's topics, without burying what they just showed.
 INTEREST_SHARPNESS = 10.0
 CREATOR_STRENGTH = 3.0
+SLATE_SECONDS = 60  # a viewer's candidates are reused for this long (SlateCache)
+SLATE_REFILL = 3  # and while this many pages of unserved ones are left
+SLATE_VIEWERS = 5_000  # slates kept per process (the least recently used go first)
 CACHE_TTL_SECONDS = 60.0  # per-process caches of catalogue-wide figures (quantiles, popular hashtags)
 _MAX_CURSOR_LENGTH = 4096
 
@@ -119,11 +125,127 @@ class _Candidate(NamedTuple):
     tags: tuple[str, ...]
     language: str | None
     duration_ms: int
-    young: bool  # published less than EXPLORE_HOURS ago
-    first_hour: bool  # published less than an hour ago
+    published_ms: float  # -inf when the video has no publishing time (older than any window)
     seen: bool  # played by this viewer in the last SEEN_DAYS
     counters: tuple[float, ...]  # online.RANK_INPUTS
     creator: tuple[float, ...]  # its creator's, RANK_INPUTS but watch time
+
+
+@dataclass(frozen=True)
+class _Slate:
+    """A viewer's candidates and everything ranking reads of them that does not change from
+    page to page, in arrays (one row per candidate, ordered by id). What does change is applied
+    per page: the Thompson draws (long-view rate, interests), the viewer's interest, creator and
+    follow lifts, what this session was already served, and what is young or in its first hour."""
+
+    built_ms: int
+    seeds: tuple[int, ...]  # the recent positives whose co-engagement neighbours it holds
+    followed: frozenset[int]
+    ids: np.ndarray
+    row_of: dict[int, int]
+    authors: list[int]
+    tags: list[tuple[str, ...]]
+    rows_of_author: dict[int, np.ndarray]
+    tag_names: list[str]
+    tag_index: np.ndarray  # rows x most hashtags of a candidate: index into tag_names, -1 for none
+    published_ms: np.ndarray
+    seen: np.ndarray
+    impressions: np.ndarray
+    other_value: np.ndarray  # the average viewer's value but the long-view term (ranking.unfloored_value)
+    long_alpha: np.ndarray  # the Beta posterior of the long-view rate
+    long_beta: np.ndarray
+    mismatch: np.ndarray  # not in the viewer's language
+    pair_boost: np.ndarray  # 1 + the co-engagement boost
+    # What pages built from this slate gave the viewer, in any session: the cursor remembers only
+    # a session's latest, and the slate's view marks were read before these were played.
+    served: set[int] = field(default_factory=set)
+
+    def open_rows(self, avoid: Collection[int]) -> np.ndarray:
+        """Which candidates are not among `avoid`."""
+        rows = np.ones(len(self.ids), dtype=bool)
+        rows[[row for video_id in avoid if (row := self.row_of.get(video_id)) is not None]] = False
+        return rows
+
+    def unserved(self, avoid: Collection[int]) -> int:
+        """How many unseen candidates are not among `avoid`."""
+        return int((~self.seen & self.open_rows(avoid)).sum())
+
+
+class SlateCache:
+    """Each viewer's latest slate, per process: the pages of a session after its first are ranked
+    from it without reading candidates again (the candidate reads and the visible filter are
+    most of a page's cost, docs/load.md). A slate is dropped after `SLATE_SECONDS` (so a new
+    upload reaches every feed within that), when the viewer's recent positives change (their
+    co-engagement neighbours are read afresh), and when fewer than `SLATE_REFILL` pages of it are
+    left. What the viewer did a moment ago still shapes the next page: the ranking is redone for
+    every page from their current interests. Visibility is checked again for each page's picks."""
+
+    def __init__(self, capacity: int = SLATE_VIEWERS) -> None:
+        self._capacity = capacity
+        self._slates: OrderedDict[tuple[str, str | None], _Slate] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, viewer: ViewerRef, now_ms: int, seeds: tuple[int, ...]) -> _Slate | None:
+        key = (viewer.key, viewer.language)
+        with self._lock:
+            slate = self._slates.get(key)
+            if slate is None:
+                return None
+            # A slate built after `now` (a replay of the past) may hold what was not yet published.
+            if not slate.built_ms <= now_ms < slate.built_ms + SLATE_SECONDS * 1000 or slate.seeds != seeds:
+                del self._slates[key]
+                return None
+            self._slates.move_to_end(key)
+            return slate
+
+    def put(self, viewer: ViewerRef, slate: _Slate) -> None:
+        with self._lock:
+            self._slates[(viewer.key, viewer.language)] = slate
+            self._slates.move_to_end((viewer.key, viewer.language))
+            oldest = next(iter(self._slates.values()))
+            # The least recently used go first; so do expired ones, so memory follows the viewers
+            # active lately, not the most there ever were.
+            while len(self._slates) > self._capacity or (
+                oldest.built_ms + SLATE_SECONDS * 1000 < slate.built_ms
+            ):
+                self._slates.popitem(last=False)
+                if not self._slates:
+                    break
+                oldest = next(iter(self._slates.values()))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._slates.clear()
+
+    def __len__(self) -> int:
+        return len(self._slates)
+
+
+class ForYou:
+    """The process's For You: the ranking weights from settings and the viewers' slates."""
+
+    def __init__(self, weights: RankWeights) -> None:
+        self.weights = weights
+        self.slates = SlateCache()
+
+    def page(
+        self,
+        session: Session,
+        *,
+        viewer: ViewerRef,
+        cursor: str | None,
+        limit: int,
+        exclude: Collection[int] = (),
+    ) -> Page[int]:
+        return build_page(
+            session,
+            viewer=viewer,
+            cursor=cursor,
+            limit=limit,
+            exclude=exclude,
+            weights=self.weights,
+            slates=self.slates,
+        )
 
 
 def build_page(
@@ -136,9 +258,11 @@ def build_page(
     weights: RankWeights | None = None,
     exclude: Collection[int] = (),
     rng: np.random.Generator | None = None,
-) -> Page[Video]:
-    """One page of For You. `next_cursor` is null once nothing is left to show (the player then
-    starts again); `exclude` lets a caller hold back more ids."""
+    slates: SlateCache | None = None,
+) -> Page[int]:
+    """One page of For You: the videos' ids. `next_cursor` is null once nothing is left to show
+    (the player then starts again); `exclude` lets a caller hold back more ids. With `slates`, the viewer's
+    candidates are reused from page to page while they last (`SlateCache`)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     weights = weights or RankWeights()
     rng = rng or np.random.default_rng()
@@ -146,41 +270,163 @@ def build_page(
     profile = _profile(session, viewer.key, now_ms)
     avoid = {*served, *exclude}
     interest = _InterestDraws(profile, rng, _popular_tags(session))
+    seeds = tuple(profile.get("r", [])[-PAIR_SEEDS:])
+    slate = slates.get(viewer, now_ms, seeds) if slates is not None else None
+    if slate is not None and slate.unserved(avoid | slate.served) < SLATE_REFILL * limit:
+        slate = None
+    for attempt in range(2):
+        if slate is None:
+            slate = _build_slate(session, viewer, profile, interest, avoid, seeds, now_ms, weights, rng)
+            if slates is not None:
+                slates.put(viewer, slate)
+        shown = avoid | slate.served
+        chosen = _choose(slate, profile, interest, shown, recent_creators, limit, weights, rng, now_ms)
+        author_of = {int(slate.ids[row]): slate.authors[row] for row in chosen}
+        items = _still_visible(session, viewer, list(author_of), now_ms)
+        if len(items) == len(chosen) or attempt:
+            slate.served.update(items)
+            break
+        slate = None  # one was removed, made private or blocked since the slate was read: read afresh
+    if len(chosen) < limit:  # everything there is has been served
+        return Page(items=items, next_cursor=None)
+    creators = [*recent_creators, *(author_of[video_id] for video_id in items)][-CREATOR_GAP:]
+    return Page(items=items, next_cursor=encode_cursor([*served, *items], creators))
+
+
+def _build_slate(
+    session: Session,
+    viewer: ViewerRef,
+    profile: dict[str, Any],
+    interest: _InterestDraws,
+    avoid: Collection[int],
+    seeds: tuple[int, ...],
+    now_ms: int,
+    weights: RankWeights,
+    rng: np.random.Generator,
+) -> _Slate:
+    """Read the viewer's candidates and what ranking needs of them (`_candidate_ids`, `_visible`)."""
     followed = (
         social.followee_id_list(session, viewer_id=viewer.user.id, at_most=FOLLOWED_LIMIT)
         if viewer.user is not None
         else []
     )
     pool, neighbours = _candidate_ids(session, viewer, profile, interest, avoid, followed[:FOLLOWED_AUTHORS])
-    pool -= avoid
-    candidates = _visible(session, pool, viewer, now_ms)
-    unseen = [candidate for candidate in candidates if not candidate.seen]
-    chosen: list[_Candidate] = []
-    followed_set = set(followed)
-    if unseen:
-        values, exploring, urgent, claims = _values(
-            session, unseen, viewer, profile, interest, neighbours, followed_set, weights, rng
+    candidates = _visible(session, pool - set(avoid), viewer, now_ms)
+    table = np.array([candidate.counters for candidate in candidates], dtype=np.float64).reshape(
+        len(candidates), len(online.RANK_INPUTS)
+    )
+    counts = {name: table[:, column] for column, name in enumerate(online.RANK_INPUTS)}
+    impressions = counts["impressions"]
+    mean_watch = counts["watch_ms"] / np.maximum(impressions, 1)
+    durations = np.array([candidate.duration_ms for candidate in candidates], dtype=np.float64)
+    quantile = _watch_quantiles(session, durations, mean_watch)
+    watch_quantile = (quantile * impressions + 0.5 * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
+    by_author = np.array([candidate.creator for candidate in candidates], dtype=np.float64).reshape(
+        len(candidates), len(online.RANK_INPUTS) - 1
+    )
+    priors = creator_priors({name: by_author[:, i] for i, name in enumerate(online.RANK_INPUTS[:-1])})
+    prior = priors["long"] * PRIOR_IMPRESSIONS
+    # The value is linear in the long-view rate: the rest is computed once, the Thompson draw of
+    # that rate is made for each page.
+    without_long = unfloored_value(counts, weights=weights, watch_quantile=watch_quantile, priors=priors)
+    rows_of_author: dict[int, list[int]] = {}
+    tag_names: dict[str, int] = {}
+    tag_rows: list[list[int]] = []
+    for row, candidate in enumerate(candidates):
+        rows_of_author.setdefault(candidate.author_id, []).append(row)
+        tag_rows.append([tag_names.setdefault(tag, len(tag_names)) for tag in candidate.tags])
+    tag_index = np.full((len(candidates), max((len(tags) for tags in tag_rows), default=0)), -1)
+    for row, indices in enumerate(tag_rows):
+        tag_index[row, : len(indices)] = indices
+    language = viewer.language
+    return _Slate(
+        built_ms=now_ms,
+        seeds=seeds,
+        followed=frozenset(followed),
+        ids=np.array([candidate.id for candidate in candidates], dtype=np.int64),
+        row_of={candidate.id: row for row, candidate in enumerate(candidates)},
+        authors=[candidate.author_id for candidate in candidates],
+        tags=[candidate.tags for candidate in candidates],
+        rows_of_author={author: np.array(rows) for author, rows in rows_of_author.items()},
+        tag_names=list(tag_names),
+        tag_index=tag_index,
+        published_ms=np.array([candidate.published_ms for candidate in candidates], dtype=np.float64),
+        seen=np.array([candidate.seen for candidate in candidates], dtype=bool),
+        impressions=impressions,
+        other_value=without_long,
+        long_alpha=counts["long"] + prior,
+        long_beta=np.maximum(impressions - counts["long"], 0) + PRIOR_IMPRESSIONS - prior,
+        mismatch=np.array(
+            [bool(language) and c.language is not None and c.language != language for c in candidates],
+            dtype=bool,
+        ),
+        pair_boost=1
+        + weights.neighbour
+        * np.minimum(np.array([neighbours.get(c.id, 0.0) for c in candidates]) / PAIR_SATURATION, 1.0),
+    )
+
+
+def _choose(
+    slate: _Slate,
+    profile: dict[str, Any],
+    interest: _InterestDraws,
+    avoid: Collection[int],
+    recent_creators: list[int],
+    limit: int,
+    weights: RankWeights,
+    rng: np.random.Generator,
+    now_ms: int,
+) -> list[int]:
+    """The rows of the slate that make this page: the best of what the viewer has not played
+    lately, then (when that runs out) the best of what they have."""
+    if not len(slate.ids):
+        return []
+    values, exploring, urgent, claims = _values(slate, profile, interest, weights, rng, now_ms)
+    open_rows = slate.open_rows(avoid)
+    chosen: list[int] = []
+    for seen, creators in ((False, recent_creators), (True, [])):
+        rows = np.flatnonzero((slate.seen == seen) & open_rows)
+        if not len(rows) or len(chosen) >= limit:
+            continue
+        none = np.zeros(len(rows), dtype=bool)
+        picked = _rerank(
+            [slate.authors[row] for row in rows],
+            [slate.tags[row] for row in rows],
+            values[rows],
+            none if seen else exploring[rows],
+            none if seen else urgent[rows],
+            claims[rows],
+            limit - len(chosen),
+            weights,
+            creators,
         )
-        chosen = _rerank(unseen, values, exploring, urgent, claims, limit, weights, recent_creators)
-    if len(chosen) < limit:  # the viewer has seen all we found: the best of it again, not nothing
-        again = [candidate for candidate in candidates if candidate.seen]
-        if again:
-            values, exploring, _, claims = _values(
-                session, again, viewer, profile, interest, neighbours, followed_set, weights, rng
-            )
-            none = np.zeros_like(exploring)
-            chosen += _rerank(again, values, none, none, claims, limit - len(chosen), weights, [])
-    by_id = {
-        video.id: video
-        for video in session.scalars(
-            select(Video).where(in_id_set(session, Video.id, [candidate.id for candidate in chosen]))
-        )
-    }
-    items = [by_id[candidate.id] for candidate in chosen if candidate.id in by_id]
-    if len(items) < limit:  # everything there is has been served
-        return Page(items=items, next_cursor=None)
-    creators = [*recent_creators, *(candidate.author_id for candidate in chosen)][-CREATOR_GAP:]
-    return Page(items=items, next_cursor=encode_cursor([*served, *(video.id for video in items)], creators))
+        chosen += [int(rows[index]) for index in picked]
+    return chosen
+
+
+def _still_visible(session: Session, viewer: ViewerRef, wanted: list[int], now_ms: int) -> list[int]:
+    """Those of the picked videos, in order, that are still visible to the viewer now: a slate
+    may be a minute old, and a video removed, made private or blocked since is never shown."""
+    if not wanted:
+        return []
+    hidden = social.hidden_author_ids(session, viewer=viewer.user)
+    dialect = session.get_bind().dialect.name
+    params = {"wanted": id_set_value(dialect, wanted), "now": _instant(now_ms)}
+    found = session.execute(_still_visible_statement(dialect), params)
+    visible = {video_id for video_id, author_id in found if author_id not in hidden}
+    return [video_id for video_id in wanted if video_id in visible]
+
+
+@lru_cache(maxsize=4)
+def _still_visible_statement(dialect: str) -> Select[int, int]:
+    """`_still_visible`'s statement, built once (bound parameters: `wanted`, `now`)."""
+    return select(Video.id, Video.author_id).where(
+        in_id_param(dialect, Video.id, "wanted"),
+        Video.status == VideoStatus.READY.value,
+        Video.visibility == Visibility.PUBLIC.value,
+        or_(Video.published_at.is_(None), Video.published_at <= bindparam("now")),
+        social.public_authors(Video.author_id),
+    )
 
 
 def encode_cursor(served: list[int], creators: list[int]) -> str:
@@ -211,10 +457,13 @@ def _id_list(value: object) -> TypeGuard[list[int]]:
     return isinstance(value, list) and all(type(item) is int and 0 < item < 2**63 for item in value)
 
 
+_PROFILE = select(ViewerProfile.state, ViewerProfile.updated_ms).where(
+    ViewerProfile.viewer == bindparam("viewer")
+)
+
+
 def _profile(session: Session, key: str, now_ms: int) -> dict[str, Any]:
-    row = session.execute(
-        select(ViewerProfile.state, ViewerProfile.updated_ms).where(ViewerProfile.viewer == key)
-    ).first()
+    row = session.execute(_PROFILE, {"viewer": key}).first()
     if row is None:
         return {}
     return online.decayed(dict(row.state), since_ms=row.updated_ms, now_ms=now_ms)
@@ -332,16 +581,10 @@ def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -
         return []
     dialect = session.get_bind().dialect.name
     hidden = social.hidden_author_ids(session, viewer=viewer.user)
-    params = {
-        "viewer": viewer.key,
-        "pool": id_set_value(dialect, pool),
-        "now": _instant(now_ms),
-        "young_after": _instant(now_ms - EXPLORE_HOURS * 3_600_000),
-        "hour_after": _instant(now_ms - 3_600_000),
-    }
+    params = {"viewer": viewer.key, "pool": id_set_value(dialect, pool), "now": _instant(now_ms)}
     if hidden:
         params["hidden"] = id_set_value(dialect, hidden)
-    split = 8 + len(online.RANK_INPUTS)
+    split = 7 + len(online.RANK_INPUTS)
     return [
         _Candidate(
             row[0],
@@ -349,10 +592,9 @@ def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -
             _tags(row[2]),
             row[3],
             row[4] or 0,
-            bool(row[5]),
+            row[5].timestamp() * 1000 if row[5] is not None else -np.inf,
             bool(row[6]),
-            bool(row[7]),
-            row[8:split],
+            row[7:split],
             row[split:],
         )
         for row in session.execute(_visible_statement(dialect, bool(hidden)), params)
@@ -361,9 +603,9 @@ def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -
 
 @lru_cache(maxsize=8)
 def _visible_statement(dialect: str, hiding: bool) -> Select[Any]:
-    """`_visible`'s statement, built once (bound parameters: `viewer`, `pool`, `now`,
-    `young_after`, `hour_after`, `hidden`). A video is visible from its publishing time on: the
-    page is built as of `now`, which a replay of past traffic (the simulator) sets."""
+    """`_visible`'s statement, built once (bound parameters: `viewer`, `pool`, `now`, `hidden`).
+    A video is visible from its publishing time on: the page is built as of `now`, which a
+    replay of past traffic (the simulator) sets."""
     played = exists().where(ViewMark.viewer == bindparam("viewer"), ViewMark.video_id == Video.id)
     counters = (*online.counter_columns(VideoStats), *online.counter_columns(CreatorStats))
     statement = (
@@ -373,8 +615,7 @@ def _visible_statement(dialect: str, hiding: bool) -> Select[Any]:
             type_coerce(Video.hashtags, String),
             Video.language,
             Video.duration_ms,
-            Video.published_at > bindparam("young_after"),
-            Video.published_at > bindparam("hour_after"),
+            Video.published_at,
             played,
             *(func.coalesce(column, 0) for column in counters),
         )
@@ -410,49 +651,30 @@ def _tags(raw: str | list[str] | None) -> tuple[str, ...]:
 
 
 def _values(
-    session: Session,
-    candidates: list[_Candidate],
-    viewer: ViewerRef,
+    slate: _Slate,
     profile: dict[str, Any],
     interest: _InterestDraws,
-    neighbours: dict[int, float],
-    followed: set[int],
     weights: RankWeights,
     rng: np.random.Generator,
+    now_ms: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Predicted value per impression of each candidate for this viewer, which are still being
     explored, which of those are in their first hour, and their claim on an exploration slot
     (value over impressions so far, ten times that in a video's first hour: the newest and least
     shown first, the better match among equals)."""
-    table = np.array([candidate.counters for candidate in candidates], dtype=np.float64)
-    counts = {name: table[:, column] for column, name in enumerate(online.RANK_INPUTS)}
-    impressions = counts["impressions"]
-    mean_watch = counts["watch_ms"] / np.maximum(impressions, 1)
-    durations = np.array([candidate.duration_ms for candidate in candidates], dtype=np.float64)
-    quantile = _watch_quantiles(session, durations, mean_watch)
-    watch_quantile = (quantile * impressions + 0.5 * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
-    by_author = np.array([candidate.creator for candidate in candidates], dtype=np.float64)
-    priors = creator_priors({name: by_author[:, i] for i, name in enumerate(online.RANK_INPUTS[:-1])})
-    prior = priors["long"] * PRIOR_IMPRESSIONS
-    long_rate = rng.beta(
-        counts["long"] + prior, np.maximum(impressions - counts["long"], 0) + PRIOR_IMPRESSIONS - prior
-    )
-    value = base_value(
-        counts, weights=weights, watch_quantile=watch_quantile, long_rate=long_rate, priors=priors
-    )
-    value = value**weights.audience * interest.lifts(candidates) ** weights.interest
-    value *= _creator_lifts(candidates, profile) ** weights.creator
-    pair_weight = np.array([neighbours.get(candidate.id, 0.0) for candidate in candidates])
-    value *= 1 + weights.neighbour * np.minimum(pair_weight / PAIR_SATURATION, 1.0)
-    if viewer.language:
-        mismatch = np.array([c.language is not None and c.language != viewer.language for c in candidates])
-        value *= np.where(mismatch, weights.language_mismatch, 1.0)
-    if followed:
-        value *= np.array([weights.followed_creator if c.author_id in followed else 1.0 for c in candidates])
-    young = np.array([candidate.young for candidate in candidates])
-    exploring = young & (impressions < EXPLORE_IMPRESSIONS)
-    first_hour = np.array([candidate.first_hour for candidate in candidates])
-    claims = value / (1 + impressions) * np.where(first_hour, FIRST_HOUR_CLAIM, 1.0)
+    long_rate = rng.beta(slate.long_alpha, slate.long_beta)
+    value = np.maximum(slate.other_value + long_view_term(long_rate, weights), value_floor(weights))
+    value **= weights.audience
+    value *= interest.lifts(slate) ** weights.interest
+    value *= _creator_lifts(slate, profile) ** weights.creator
+    value *= slate.pair_boost
+    value *= np.where(slate.mismatch, weights.language_mismatch, 1.0)
+    for author in slate.followed.intersection(slate.rows_of_author):
+        value[slate.rows_of_author[author]] *= weights.followed_creator
+    young = slate.published_ms > now_ms - EXPLORE_HOURS * 3_600_000
+    exploring = young & (slate.impressions < EXPLORE_IMPRESSIONS)
+    first_hour = slate.published_ms > now_ms - 3_600_000
+    claims = value / (1 + slate.impressions) * np.where(first_hour, FIRST_HOUR_CLAIM, 1.0)
     return value, exploring, exploring & first_hour, claims
 
 
@@ -500,28 +722,30 @@ class _InterestDraws:
         pool = {*self._counts, *self._popular}
         return sorted(pool, key=lambda tag: -self.draw(tag))[:count]
 
-    def lifts(self, candidates: list[_Candidate]) -> np.ndarray:
-        lifts = np.ones(len(candidates))
-        for index, candidate in enumerate(candidates):
-            if candidate.tags:
-                mean = sum(self.draw(tag) for tag in candidate.tags) / len(candidate.tags)
-                lifts[index] = mean / self._baseline
-        return np.clip(lifts, 0.05, 6.0)
+    def lifts(self, slate: _Slate) -> np.ndarray:
+        """Each candidate's mean draw over its hashtags, over the baseline (1 for none)."""
+        if not slate.tag_names:
+            return np.ones(len(slate.ids))
+        draws = np.array([*(self.draw(tag) for tag in slate.tag_names), 0.0])  # index -1: no hashtag
+        present = slate.tag_index >= 0
+        tagged = present.sum(axis=1)
+        mean = draws[slate.tag_index].sum(axis=1) / np.maximum(tagged, 1)
+        return np.clip(np.where(tagged > 0, mean / self._baseline, 1.0), 0.05, 6.0)
 
 
-def _creator_lifts(candidates: list[_Candidate], profile: dict[str, Any]) -> np.ndarray:
-    creators = profile.get("c", {})
-    lifts = np.ones(len(candidates))
-    for index, candidate in enumerate(candidates):
-        exposure, positive = creators.get(str(candidate.author_id), (0.0, 0.0))
-        if exposure or positive:
+def _creator_lifts(slate: _Slate, profile: dict[str, Any]) -> np.ndarray:
+    lifts = np.ones(len(slate.ids))
+    for author, (exposure, positive) in profile.get("c", {}).items():
+        rows = slate.rows_of_author.get(int(author))
+        if rows is not None and (exposure or positive):
             rate = (positive + CREATOR_STRENGTH * INTEREST_PRIOR) / (exposure + CREATOR_STRENGTH)
-            lifts[index] = rate / INTEREST_PRIOR
+            lifts[rows] = rate / INTEREST_PRIOR
     return np.clip(lifts, 0.05, 4.0)
 
 
 def _rerank(
-    candidates: list[_Candidate],
+    authors: list[int],
+    tags: list[tuple[str, ...]],
     values: np.ndarray,
     exploring: np.ndarray,
     urgent: np.ndarray,
@@ -529,14 +753,15 @@ def _rerank(
     limit: int,
     weights: RankWeights,
     recent_creators: list[int],
-) -> list[_Candidate]:
+) -> list[int]:
     """Greedy: each slot takes the best remaining item, its value lowered for each recent item
     of the same hashtag, keeping the creator gap. Every `1 / explore_share`-th slot goes to the
     video still being explored with the best claim (a fair first audience for each upload) and
     no other slot may take one (the cost of exploring stays bounded). While an `urgent` one (an
     upload in its first hour) is left, that slot and every `1 / first_hour_share`-th go to the
     urgent ones, so an upload's first audience gathers within the hour. Rules relax rather than
-    leave the page short: first the exploration rule, then the creator gap."""
+    leave the page short: first the exploration rule, then the creator gap. Returns the indices
+    of the picks, in page order."""
     order = [int(index) for index in np.argsort(-values, kind="stable")]
     claim_order = [int(index) for index in np.argsort(-claims, kind="stable")]
     creators: deque[int] = deque(recent_creators[-CREATOR_GAP:], maxlen=CREATOR_GAP)
@@ -544,7 +769,7 @@ def _rerank(
     explore_every = _every(weights.explore_share)
     first_hour_every = _every(weights.first_hour_share)
     waiting = {int(index) for index in np.flatnonzero(urgent)}
-    picked: list[_Candidate] = []
+    picked: list[int] = []
     taken: set[int] = set()
     while len(picked) < limit:
         slot = len(picked)
@@ -557,7 +782,8 @@ def _rerank(
             best = _best(
                 claim_order if by_claim else order,
                 claims if by_claim else values,
-                candidates,
+                authors,
+                tags,
                 taken,
                 creators if keep_gap else (),
                 topics,
@@ -570,9 +796,9 @@ def _rerank(
         if best < 0:
             break
         taken.add(best)
-        picked.append(candidates[best])
-        creators.append(candidates[best].author_id)
-        topics.append(candidates[best].tags)
+        picked.append(best)
+        creators.append(authors[best])
+        topics.append(tags[best])
     return picked
 
 
@@ -584,7 +810,8 @@ def _every(share: float) -> int:
 def _best(
     order: list[int],
     values: np.ndarray,
-    candidates: list[_Candidate],
+    authors: list[int],
+    tags: list[tuple[str, ...]],
     taken: set[int],
     creators: Collection[int],
     topics: Collection[tuple[str, ...]],
@@ -599,12 +826,11 @@ def _best(
     for index in order:
         if values[index] <= best_value:
             break  # sorted: nothing further can beat the best penalised value
-        candidate = candidates[index]
-        if index in taken or candidate.author_id in creators:
+        if index in taken or authors[index] in creators:
             continue
         if wanted is not None and bool(exploring[index]) != wanted:
             continue
-        repeats = sum(1 for recent in topics if set(recent) & set(candidate.tags))
+        repeats = sum(1 for recent in topics if set(recent) & set(tags[index]))
         value = float(values[index]) * weights.same_topic_penalty**repeats
         if value > best_value:
             best, best_value = index, value

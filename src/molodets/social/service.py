@@ -8,19 +8,25 @@ in Python."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    CompoundSelect,
     CursorResult,
     Select,
     SQLColumnExpression,
+    bindparam,
     delete,
     exists,
     false,
+    literal,
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -28,7 +34,7 @@ from sqlalchemy.orm.util import identity_key
 
 from molodets.accounts import service as accounts
 from molodets.accounts.models import User
-from molodets.db import upsert_insert
+from molodets.db import id_set_value, in_id_param, upsert_insert
 from molodets.errors import Problem
 from molodets.ids import new_id
 from molodets.notifications import service as notifications
@@ -194,12 +200,14 @@ def hidden_author_ids(session: Session, *, viewer: User | None) -> set[int]:
     those the viewer blocked. For feeds to exclude in SQL."""
     if viewer is None:
         return set()
-    pairs = session.execute(
-        select(Block.blocker_id, Block.blocked_id).where(
-            (Block.blocked_id == viewer.id) | (Block.blocker_id == viewer.id)
-        )
-    )
+    pairs = session.execute(_BLOCKS_OF, {"viewer": viewer.id})
     return {blocked if blocker == viewer.id else blocker for blocker, blocked in pairs}
+
+
+# Built once (every feed page runs it).
+_BLOCKS_OF = select(Block.blocker_id, Block.blocked_id).where(
+    (Block.blocked_id == bindparam("viewer")) | (Block.blocker_id == bindparam("viewer"))
+)
 
 
 def mentionable(session: Session, *, author: User, usernames: list[str]) -> list[str]:
@@ -288,17 +296,37 @@ def list_bookmarks(session: Session, *, user: User, cursor: str | None, limit: i
     return _page_of_playable(session, Bookmark, user=user, viewer=user, cursor=cursor, limit=limit)
 
 
-def video_states(session: Session, *, viewer: User | None, video_ids: list[int]) -> tuple[set[int], set[int]]:
-    """Of `video_ids`: those the viewer liked, and those they saved. Two queries."""
-    if viewer is None or not video_ids:
-        return set(), set()
-    liked = session.scalars(
-        select(VideoLike.video_id).where(VideoLike.user_id == viewer.id, VideoLike.video_id.in_(video_ids))
+def page_states(
+    session: Session, *, viewer: User, video_ids: list[int], author_ids: list[int]
+) -> tuple[set[int], set[int], set[int]]:
+    """Of a page of videos: those the viewer liked, those they saved, and of `author_ids` those
+    they follow, in one statement built once."""
+    dialect = session.get_bind().dialect.name
+    params = {
+        "viewer": viewer.id,
+        "videos": id_set_value(dialect, video_ids),
+        "authors": id_set_value(dialect, author_ids),
+    }
+    found: tuple[set[int], set[int], set[int]] = (set(), set(), set())
+    for kind, item in session.execute(_page_states_statement(dialect), params):
+        found[kind].add(item)
+    return found
+
+
+@lru_cache(maxsize=4)
+def _page_states_statement(dialect: str) -> CompoundSelect[Any]:
+    viewer = bindparam("viewer", type_=BigInteger)
+    return union_all(
+        select(literal(0), VideoLike.video_id).where(
+            VideoLike.user_id == viewer, in_id_param(dialect, VideoLike.video_id, "videos")
+        ),
+        select(literal(1), Bookmark.video_id).where(
+            Bookmark.user_id == viewer, in_id_param(dialect, Bookmark.video_id, "videos")
+        ),
+        select(literal(2), Follow.followee_id).where(
+            Follow.follower_id == viewer, in_id_param(dialect, Follow.followee_id, "authors")
+        ),
     )
-    saved = session.scalars(
-        select(Bookmark.video_id).where(Bookmark.user_id == viewer.id, Bookmark.video_id.in_(video_ids))
-    )
-    return set(liked), set(saved)
 
 
 # --- shared with the rest of the domain ----------------------------------------------------------

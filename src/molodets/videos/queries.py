@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ from molodets.pagination import Page, encode_cursor, paginate_newest_first
 from molodets.social import service as social
 from molodets.storage import Storage
 from molodets.videos import service
+from molodets.videos.cards import CardCache
 from molodets.videos.models import Video, VideoStatus, Visibility
 from molodets.videos.schemas import VideoListOut, VideoOut, ViewerStateOut
 
@@ -70,7 +72,7 @@ def video_outs(
     if authors is None:
         authors = authors_of(session, videos)
     renditions = service.renditions_of(session, [video.id for video in videos])
-    states = _viewer_states(session, viewer, videos)
+    states = viewer_states(session, viewer, [(video.id, video.author_id) for video in videos])
     return [
         VideoOut.of(video, authors[video.author_id], renditions[video.id], storage, states.get(video.id))
         for video in videos
@@ -82,18 +84,43 @@ def page_out(session: Session, storage: Storage, page: Page[Video], *, viewer: U
     return VideoListOut(items=items, next_cursor=page.next_cursor)
 
 
-def _viewer_states(session: Session, viewer: User | None, videos: list[Video]) -> dict[int, ViewerStateOut]:
+def card_page_json(session: Session, cards: CardCache, page: Page[int], *, viewer: User | None) -> bytes:
+    """`page_out`'s JSON for a page of public videos of public accounts (a feed's), from the
+    process's cards: what is the same for every viewer is built once, this viewer's likes,
+    saves and follows are read for each page."""
+    found = cards.cards(session, page.items)
+    ids = [video_id for video_id in page.items if video_id in found]
+    states = viewer_states(
+        session, viewer, [(video_id, int(found[video_id]["author"]["id"])) for video_id in ids]
+    )
+    items = [
+        {**found[video_id], "viewer": states[video_id].model_dump() if video_id in states else None}
+        for video_id in ids
+    ]
+    return orjson.dumps({"items": items, "next_cursor": page.next_cursor})
+
+
+def viewer_states(
+    session: Session, viewer: User | None, videos: list[tuple[int, int]]
+) -> dict[int, ViewerStateOut]:
+    """Whether the viewer liked, saved, and follows the author of each (video id, author id)."""
     if viewer is None or not videos:
         return {}
-    liked, saved = social.video_states(session, viewer=viewer, video_ids=[video.id for video in videos])
-    followed, _ = social.relations(
-        session, viewer=viewer, user_ids=list({video.author_id for video in videos})
+    liked, saved, followed = social.page_states(
+        session,
+        viewer=viewer,
+        video_ids=[video_id for video_id, _ in videos],
+        author_ids=[author_id for _, author_id in videos],
     )
     return {
-        video.id: ViewerStateOut(
-            liked=video.id in liked,
-            bookmarked=video.id in saved,
-            following_author=video.author_id in followed,
+        video_id: ViewerStateOut(
+            liked=video_id in liked, bookmarked=video_id in saved, following_author=author_id in followed
         )
-        for video in videos
+        for video_id, author_id in videos
     }
+
+
+def by_ids(session: Session, video_ids: list[int]) -> list[Video]:
+    """The videos of `video_ids` that exist, in that order (one query)."""
+    found = {video.id: video for video in session.scalars(select(Video).where(Video.id.in_(video_ids)))}
+    return [found[video_id] for video_id in video_ids if video_id in found]
