@@ -16,8 +16,11 @@ re-ranked for variety, with a bounded share given to new videos still being expl
    repeating a hashtag within 4, at most `explore_share` of the page for exploring videos (and
    `first_hour_share` more while an upload in its first hour still lacks a first audience).
 
-Everything is read from the database at request time, so every web process serves the same
-feed, and an event written a moment ago shapes the next page."""
+The model (stats, profiles, pairs) is read from the database, so every web process serves the
+same feed, and an event written a moment ago shapes the next page. Steps 1-2 are reused for a
+viewer's following pages (`SlateCache`, per process, at most `SLATE_SECONDS`): steps 3-4 are
+redone for every page from the viewer's current profile, and the picks' visibility is checked
+again, so only a new upload waits (up to a minute) to reach a feed already in progress."""
 
 from __future__ import annotations
 
