@@ -8,7 +8,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from molodets.app import create_app
+from molodets.notifications.api import STREAMS_PER_USER
 from molodets.notifications.realtime import LocalHub, RedisHub
 from molodets.runtime import Runtime, build_runtime
 from molodets.settings import Settings
@@ -102,6 +103,32 @@ def test_closing_the_hub_ends_open_streams(runtime: Runtime, db: Session) -> Non
             assert any(line.startswith("data: ") for line in rest)
     finally:
         runtime.notifier = runtime_notifier
+
+
+def test_an_account_holds_a_bounded_number_of_streams(runtime: Runtime, db: Session) -> None:
+    user = make_user(db)
+    headers = bearer(db, user)
+    with live_server(runtime) as url, ExitStack() as streams:
+        held = []  # each stream's line reader, kept so that it stays open
+        for _ in range(STREAMS_PER_USER):
+            response = streams.enter_context(
+                httpx.stream("GET", f"{url}/api/v1/notifications/stream", headers=headers, timeout=WAIT)
+            )
+            held.append(response.iter_lines())
+            assert next(held[-1]) == "retry: 3000"
+        assert runtime.notifier.open_streams(user.id) == STREAMS_PER_USER
+        refused = httpx.get(f"{url}/api/v1/notifications/stream", headers=headers, timeout=WAIT)
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "too_many_streams"
+        other = bearer(db, make_user(db, username="someone_else"))
+        with httpx.stream("GET", f"{url}/api/v1/notifications/stream", headers=other, timeout=WAIT) as own:
+            assert own.status_code == 200
+    # The streams closed: the account may open one again.
+    with (
+        live_server(runtime) as url,
+        httpx.stream("GET", f"{url}/api/v1/notifications/stream", headers=headers, timeout=WAIT) as again,
+    ):
+        assert again.status_code == 200
 
 
 @pytest.fixture

@@ -36,6 +36,9 @@ HEARTBEAT_SECONDS = 15.0
 # A stream ends after this long and the browser reconnects (EventSource does by itself), so
 # long-lived connections spread again over the web processes after one restarts.
 STREAM_MAX_SECONDS = 600.0
+# Streams one account may hold open in one web process: tabs and devices, with room to spare.
+# Each holds a connection and a task, so a script opening thousands would exhaust the process.
+STREAMS_PER_USER = 10
 
 
 @router.get("/notifications", response_model=NotificationListOut)
@@ -74,10 +77,19 @@ def mark_read(body: MarkReadIn, user: CurrentUser, db: DbSession) -> None:
 )
 async def stream(request: Request, viewer: DetachedViewerDep, runtime: RuntimeDep) -> StreamingResponse:
     """Server-Sent Events: at once and after every change, a `notifications` event with
-    `{"unread_count": n, "latest": notification | null}`; a comment line as a heartbeat."""
+    `{"unread_count": n, "latest": notification | null}`; a comment line as a heartbeat. At most
+    `STREAMS_PER_USER` open at once per account and web process (429 `too_many_streams`)."""
     user = viewer.user
     if user is None:
         raise Problem(401, "unauthenticated", "Log in first.", headers={"WWW-Authenticate": "Bearer"})
+    if runtime.notifier.open_streams(user.id) >= STREAMS_PER_USER:
+        # A status other than 200 makes EventSource give up instead of reconnecting.
+        raise Problem(
+            429,
+            "too_many_streams",
+            f"This account already has {STREAMS_PER_USER} live notification streams open; "
+            "close a tab or another device and reload.",
+        )
     locale = request_locale(request, user)
     return StreamingResponse(
         _events(runtime, user, locale),

@@ -73,8 +73,11 @@ class LocalHub:
     async def _ready(self) -> None:
         """Wait until pings published from now on reach this process (nothing to wait for here)."""
 
-    def open_streams(self) -> int:
+    def open_streams(self, user_id: int | None = None) -> int:
+        """Streams open in this process (of `user_id`, or of everyone)."""
         with self._lock:
+            if user_id is not None:
+                return len(self._listeners.get(user_id, ()))
             return sum(len(listeners) for listeners in self._listeners.values())
 
     def close(self) -> None:
