@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from molodets.db import utcnow
 from molodets.runtime import Runtime
 from molodets.uploads.models import Upload
+from molodets.uploads.service import OPEN_UPLOADS_PER_USER
 from tests.factories.accounts import log_in
 from tests.uploads.conftest import Account
 from tests.uploads.helpers import (
@@ -142,6 +143,22 @@ def test_upload_length_over_the_limit_is_413_before_anything_is_stored(
     assert_tus_problem(with_data, 413, "upload_too_large")
     assert db.scalar(select(func.count()).select_from(Upload)) == 0
     assert part_files(upload_dir) == []
+
+
+def test_an_account_holds_a_bounded_number_of_open_uploads(
+    client: TestClient, owner: Account, stranger: Account, db: Session, upload_dir: Path
+) -> None:
+    held = [new_upload(client, owner, 10) for _ in range(OPEN_UPLOADS_PER_USER)]
+    refused = create(client, owner, 10)
+    assert_tus_problem(refused, 429, "too_many_open_uploads")
+    assert refused.json()["max_open_uploads"] == OPEN_UPLOADS_PER_USER
+    assert len(part_files(upload_dir)) == OPEN_UPLOADS_PER_USER  # the refused one left no file
+    new_upload(client, stranger, 10)  # others are not affected
+    consumed = db.get(Upload, held[0])
+    assert consumed is not None
+    consumed.consumed_at = utcnow()  # a video was made from it
+    db.commit()
+    new_upload(client, owner, 10)
 
 
 @pytest.mark.parametrize(

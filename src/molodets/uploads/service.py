@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from molodets.db import utcnow
@@ -23,6 +23,10 @@ from molodets.uploads.parts import create_part, part_path, remove_part
 
 # A consumed upload's file waits this long for the video's jobs to copy it into storage.
 CONSUMED_GRACE = timedelta(days=1)
+# Uploads one account may hold that no video has taken yet (each reserves up to
+# `upload_max_bytes` of disk until it expires): a phone retrying or a few tabs stay far below it,
+# a script starting uploads it never finishes cannot fill the disk.
+OPEN_UPLOADS_PER_USER = 10
 
 
 def not_found() -> Problem:
@@ -67,9 +71,23 @@ def do_create_upload(
     completed: bool = False,
 ) -> Upload:
     """Add the row. The part file is made by the caller first, so a crash in between leaves
-    an orphan file (swept by the cleanup job), never a row without its file."""
+    an orphan file (swept by the cleanup job), never a row without its file; the caller removes
+    the file when this refuses (too long, too many open uploads)."""
     check_upload_length(settings, length)
     now = utcnow()
+    held = session.scalar(
+        select(func.count())
+        .select_from(Upload)
+        .where(Upload.user_id == user_id, Upload.consumed_at.is_(None), Upload.expires_at > now)
+    )
+    if held is not None and held >= OPEN_UPLOADS_PER_USER:
+        raise Problem(
+            429,
+            "too_many_open_uploads",
+            f"You have {held} uploads that no video was made from yet; finish one (or wait for "
+            "unfinished ones to expire) before starting another.",
+            extra={"max_open_uploads": OPEN_UPLOADS_PER_USER},
+        )
     upload = Upload(
         id=upload_id if upload_id is not None else new_id(),
         user_id=user_id,
