@@ -205,16 +205,14 @@ class SlateCache:
         with self._lock:
             self._slates[(viewer.key, viewer.language)] = slate
             self._slates.move_to_end((viewer.key, viewer.language))
-            oldest = next(iter(self._slates.values()))
             # The least recently used go first; so do expired ones, so memory follows the viewers
             # active lately, not the most there ever were.
-            while len(self._slates) > self._capacity or (
-                oldest.built_ms + SLATE_SECONDS * 1000 < slate.built_ms
+            expired_before = slate.built_ms - SLATE_SECONDS * 1000
+            while (
+                len(self._slates) > self._capacity
+                or next(iter(self._slates.values())).built_ms < expired_before
             ):
                 self._slates.popitem(last=False)
-                if not self._slates:
-                    break
-                oldest = next(iter(self._slates.values()))
 
     def clear(self) -> None:
         with self._lock:
@@ -279,7 +277,7 @@ def build_page(
         slate = None
     for attempt in range(2):
         if slate is None:
-            slate = _build_slate(session, viewer, profile, interest, avoid, seeds, now_ms, weights, rng)
+            slate = _build_slate(session, viewer, profile, interest, avoid, seeds, now_ms, weights)
             if slates is not None:
                 slates.put(viewer, slate)
         shown = avoid | slate.served
@@ -305,7 +303,6 @@ def _build_slate(
     seeds: tuple[int, ...],
     now_ms: int,
     weights: RankWeights,
-    rng: np.random.Generator,
 ) -> _Slate:
     """Read the viewer's candidates and what ranking needs of them (`_candidate_ids`, `_visible`)."""
     followed = (
