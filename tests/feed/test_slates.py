@@ -7,12 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
@@ -20,26 +18,19 @@ from molodets.db import utcnow
 from molodets.feed.recommender import SLATE_SECONDS, SlateCache, ViewerRef, build_page
 from molodets.social.models import Block
 from molodets.videos.models import Video, VideoStatus, Visibility
+from tests.conftest import statements_sent
 from tests.factories.accounts import bearer, make_user
 from tests.factories.videos import make_ready_video
-from tests.feed.test_recommender import now_ms
+from tests.feed.test_recommender import now_ms, record
 
 
 @contextmanager
 def candidate_reads(db: Session) -> Iterator[list[str]]:
     """The candidate statements (the sources' UNION ALL, co-engagement among them) run meanwhile."""
-    seen: list[str] = []
-
-    def look(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "UNION ALL" in statement and "co_engagement" in statement:
-            seen.append(statement)
-
-    engine = db.get_bind()
-    event.listen(engine, "before_cursor_execute", look)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", look)
+    reads: list[str] = []
+    with statements_sent(db) as sent:
+        yield reads
+    reads += [statement for statement in sent if "UNION ALL" in statement and "co_engagement" in statement]
 
 
 @pytest.fixture
@@ -73,11 +64,15 @@ def test_the_pages_after_the_first_reuse_the_candidates(db: Session, catalogue: 
     assert len(reads) == 1, "an expired slate is read afresh"
 
 
-def test_a_new_session_from_the_same_slate_repeats_nothing(db: Session, catalogue: list[Video]) -> None:
+def test_a_new_session_from_the_same_slate_repeats_nothing_played(
+    db: Session, catalogue: list[Video]
+) -> None:
     slates = SlateCache()
     viewer = ViewerRef(key="areturning")
     first = build_page(db, viewer=viewer, limit=10, slates=slates)
     second = build_page(db, viewer=viewer, limit=10, cursor=first.next_cursor, slates=slates)
+    by_id = {video.id: video for video in catalogue}
+    record(db, viewer.key, *(("play", by_id[video_id], {}) for video_id in [*first.items, *second.items]))
     with candidate_reads(db) as reads:
         again = build_page(db, viewer=viewer, limit=10, slates=slates)  # the app opened anew: no cursor
     assert reads == []
@@ -171,8 +166,10 @@ def test_a_viewers_reactions_reshape_the_next_page_from_the_same_slate(
         ).json()
     assert reads == []
     assert len(following["items"]) == 6
+    # The first page's creators are about half the catalogue's: unlearned, half the next page.
     turned_away = {item["author"]["id"] for item in first["items"]}
-    assert not turned_away & {item["author"]["id"] for item in following["items"]}
+    again = [item for item in following["items"] if item["author"]["id"] in turned_away]
+    assert len(again) <= 1, again
 
 
 def test_the_cache_keeps_the_latest_viewers_and_drops_expired_slates(

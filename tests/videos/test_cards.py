@@ -4,12 +4,7 @@ are kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import orjson
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from molodets.pagination import Page
@@ -17,23 +12,9 @@ from molodets.runtime import Runtime
 from molodets.social import service as social
 from molodets.videos.cards import CardCache
 from molodets.videos.queries import card_page_json, page_out
+from tests.conftest import statements_sent
 from tests.factories.accounts import make_user
 from tests.factories.videos import make_ready_video
-
-
-@contextmanager
-def statements(db: Session) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    engine = db.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_a_card_page_is_the_json_of_page_out(db: Session, runtime: Runtime) -> None:
@@ -63,10 +44,10 @@ def test_cards_are_kept_for_a_while_and_only_when_the_same_for_everyone(
     cards = CardCache(runtime.storage)
     assert set(cards.cards(db, [public.id, hidden.id])) == {public.id, hidden.id}
     assert len(cards) == 1
-    with statements(db) as only_public:
+    with statements_sent(db) as only_public:
         cards.cards(db, [public.id])
     assert only_public == []
-    with statements(db) as private_again:
+    with statements_sent(db) as private_again:
         cards.cards(db, [hidden.id])
     assert private_again, "the private account's video is built every time"
     public.caption = "edited"

@@ -30,7 +30,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeGuard
@@ -159,9 +159,6 @@ class _Slate:
     long_beta: np.ndarray
     mismatch: np.ndarray  # not in the viewer's language
     pair_boost: np.ndarray  # 1 + the co-engagement boost
-    # What pages built from this slate gave the viewer, in any session: the cursor remembers only
-    # a session's latest, and the slate's view marks were read before these were played.
-    served: set[int] = field(default_factory=set)
 
     def open_rows(self, avoid: Collection[int]) -> np.ndarray:
         """Which candidates are not among `avoid`."""
@@ -273,19 +270,21 @@ def build_page(
     interest = _InterestDraws(profile, rng, _popular_tags(session))
     seeds = tuple(profile.get("r", [])[-PAIR_SEEDS:])
     slate = slates.get(viewer, now_ms, seeds) if slates is not None else None
-    if slate is not None and slate.unserved(avoid | slate.served) < SLATE_REFILL * limit:
+    if slate is not None and cursor is None:
+        # A new session: the cursor that kept the last one's videos out is gone, so what the
+        # viewer played since the slate was read is looked up (one statement, not a new slate).
+        slate = replace(slate, seen=_played(session, viewer, slate.ids))
+    if slate is not None and slate.unserved(avoid) < SLATE_REFILL * limit:
         slate = None
     for attempt in range(2):
         if slate is None:
             slate = _build_slate(session, viewer, profile, interest, avoid, seeds, now_ms, weights)
-            if slates is not None:
-                slates.put(viewer, slate)
-        shown = avoid | slate.served
-        chosen = _choose(slate, profile, interest, shown, recent_creators, limit, weights, rng, now_ms)
+        chosen = _choose(slate, profile, interest, avoid, recent_creators, limit, weights, rng, now_ms)
         author_of = {int(slate.ids[row]): slate.authors[row] for row in chosen}
         items = _still_visible(session, viewer, list(author_of), now_ms)
         if len(items) == len(chosen) or attempt:
-            slate.served.update(items)
+            if slates is not None:
+                slates.put(viewer, slate)
             break
         slate = None  # one was removed, made private or blocked since the slate was read: read afresh
     if len(chosen) < limit:  # everything there is has been served
@@ -402,6 +401,21 @@ def _choose(
         )
         chosen += [int(rows[index]) for index in picked]
     return chosen
+
+
+def _played(session: Session, viewer: ViewerRef, ids: np.ndarray) -> np.ndarray:
+    """Which of `ids` the viewer has played (view marks), in their order."""
+    dialect = session.get_bind().dialect.name
+    params = {"viewer": viewer.key, "ids": id_set_value(dialect, (int(video_id) for video_id in ids))}
+    played = set(session.scalars(_played_statement(dialect), params))
+    return np.fromiter((int(video_id) in played for video_id in ids), dtype=bool, count=len(ids))
+
+
+@lru_cache(maxsize=4)
+def _played_statement(dialect: str) -> Select[int]:
+    return select(ViewMark.video_id).where(
+        ViewMark.viewer == bindparam("viewer"), in_id_param(dialect, ViewMark.video_id, "ids")
+    )
 
 
 def _still_visible(session: Session, viewer: ViewerRef, wanted: list[int], now_ms: int) -> list[int]:

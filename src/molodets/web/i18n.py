@@ -218,6 +218,9 @@ PROBLEM_MESSAGES: Mapping[str, str] = {
     "upload_expired": N_("This upload has expired. Start it again."),
     "upload_incomplete": N_("The file has not finished uploading yet."),
     "upload_consumed": N_("A video has already been made from this upload."),
+    "too_many_open_uploads": N_(
+        "You have too many unfinished uploads. Finish one, or wait for unfinished ones to expire."
+    ),
     "upload_locked": N_("This upload is busy with another request; try again in a moment."),
     "upload_interrupted": N_("The upload was interrupted; it will resume from where it stopped."),
     "checksum_mismatch": N_("Part of the file arrived damaged; the app will send it again."),
@@ -249,6 +252,7 @@ PROBLEM_MESSAGES: Mapping[str, str] = {
     "invalid_events": N_("The watch events could not be read."),
     "events_rate_limited": N_("Too many events were sent from here; some were not counted."),
     # notifications
+    "too_many_streams": N_("Too many live notification streams are open. Close a tab and reload."),
     "notification_not_found": N_("This notification no longer exists."),
     # videos
     "video_not_found": N_("This video does not exist or is not available to you."),
