@@ -18,17 +18,17 @@ from molodets.db import utcnow
 from molodets.feed.recommender import SLATE_SECONDS, SlateCache, ViewerRef, build_page
 from molodets.social.models import Block
 from molodets.videos.models import Video, VideoStatus, Visibility
-from tests.conftest import statements_sent
 from tests.factories.accounts import bearer, make_user
 from tests.factories.videos import make_ready_video
 from tests.feed.test_recommender import now_ms, record
+from tests.querycount import count_queries
 
 
 @contextmanager
 def candidate_reads(db: Session) -> Iterator[list[str]]:
     """The candidate statements (the sources' UNION ALL, co-engagement among them) run meanwhile."""
     reads: list[str] = []
-    with statements_sent(db) as sent:
+    with count_queries(db.get_bind()) as sent:
         yield reads
     reads += [statement for statement in sent if "UNION ALL" in statement and "co_engagement" in statement]
 

@@ -11,10 +11,10 @@ from molodets.pagination import Page
 from molodets.runtime import Runtime
 from molodets.social import service as social
 from molodets.videos.cards import CardCache
-from molodets.videos.queries import card_page_json, page_out
-from tests.conftest import statements_sent
+from molodets.videos.queries import page_out
 from tests.factories.accounts import make_user
 from tests.factories.videos import make_ready_video
+from tests.querycount import count_queries
 
 
 def test_a_card_page_is_the_json_of_page_out(db: Session, runtime: Runtime) -> None:
@@ -27,10 +27,10 @@ def test_a_card_page_is_the_json_of_page_out(db: Session, runtime: Runtime) -> N
     page = Page(items=[video.id for video in videos], next_cursor="next")
     expected = page_out(db, runtime.storage, Page(items=videos, next_cursor="next"), viewer=viewer)
     cards = CardCache(runtime.storage)
-    body = card_page_json(db, cards, page, viewer=viewer)
+    body = cards.page_json(db, page, viewer=viewer)
     assert orjson.loads(body) == expected.model_dump(mode="json")
     assert orjson.loads(body)["items"][1]["viewer"]["liked"] is True
-    assert orjson.loads(card_page_json(db, cards, page, viewer=None))["items"][0]["viewer"] is None
+    assert orjson.loads(cards.page_json(db, page, viewer=None))["items"][0]["viewer"] is None
 
 
 def test_cards_are_kept_for_a_while_and_only_when_the_same_for_everyone(
@@ -44,10 +44,10 @@ def test_cards_are_kept_for_a_while_and_only_when_the_same_for_everyone(
     cards = CardCache(runtime.storage)
     assert set(cards.cards(db, [public.id, hidden.id])) == {public.id, hidden.id}
     assert len(cards) == 1
-    with statements_sent(db) as only_public:
+    with count_queries(db.get_bind()) as only_public:
         cards.cards(db, [public.id])
     assert only_public == []
-    with statements_sent(db) as private_again:
+    with count_queries(db.get_bind()) as private_again:
         cards.cards(db, [hidden.id])
     assert private_again, "the private account's video is built every time"
     public.caption = "edited"

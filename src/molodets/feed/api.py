@@ -14,7 +14,7 @@ from molodets.events import guests
 from molodets.feed import queries
 from molodets.feed.recommender import ViewerRef
 from molodets.http import DbSession, RuntimeDep
-from molodets.videos.queries import card_page_json, page_out
+from molodets.videos.queries import page_out
 from molodets.videos.schemas import VideoListOut
 from molodets.web.templating import request_locale
 
@@ -64,9 +64,7 @@ def for_you(
     runtime.events.settle(ref.key)  # what the player just reported shapes this page
     page = queries.for_you(db, runtime.for_you, viewer=ref, cursor=cursor, limit=limit)
     # Straight to JSON from the process's cards (the schema is `VideoListOut`, as documented).
-    answer = Response(
-        card_page_json(db, runtime.cards, page, viewer=viewer.user), media_type="application/json"
-    )
+    answer = Response(runtime.cards.page_json(db, page, viewer=viewer.user), media_type="application/json")
     for cookie in response.headers.getlist("set-cookie"):  # a new guest's
         answer.headers.append("set-cookie", cookie)
     return answer

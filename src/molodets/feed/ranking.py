@@ -75,20 +75,16 @@ def base_value(
     *,
     weights: RankWeights,
     watch_quantile: NDArray[np.float64],
-    long_rate: NDArray[np.float64] | None = None,
     priors: dict[str, NDArray[np.float64]] | None = None,
 ) -> NDArray[np.float64]:
     """Value per impression of each video for an average viewer. `counts` holds arrays of
     impressions, long, complete, like, share, follow, skip, hate; `priors` the rates each is
-    shrunk towards (its creator's; the global `PRIORS` by default); `long_rate` replaces the
-    long-view estimate (the explorer passes a Thompson sample there)."""
+    shrunk towards (its creator's; the global `PRIORS` by default). The recommender adds its own
+    Thompson draw of the long-view rate to `unfloored_value` instead."""
+    long_prior = priors["long"] if priors is not None else PRIORS["long"]
+    long_rate = shrunk(counts["long"], counts["impressions"], long_prior)
     value = unfloored_value(counts, weights=weights, watch_quantile=watch_quantile, priors=priors)
-    if long_rate is not None:
-        value += long_view_term(long_rate, weights)
-    else:
-        rate = shrunk(counts["long"], counts["impressions"], priors["long"] if priors else PRIORS["long"])
-        value += long_view_term(rate, weights)
-    return np.maximum(value, value_floor(weights))
+    return np.maximum(value + long_view_term(long_rate, weights), value_floor(weights))
 
 
 def unfloored_value(

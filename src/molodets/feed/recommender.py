@@ -434,13 +434,7 @@ def _still_visible(session: Session, viewer: ViewerRef, wanted: list[int], now_m
 @lru_cache(maxsize=4)
 def _still_visible_statement(dialect: str) -> Select[int, int]:
     """`_still_visible`'s statement, built once (bound parameters: `wanted`, `now`)."""
-    return select(Video.id, Video.author_id).where(
-        in_id_param(dialect, Video.id, "wanted"),
-        Video.status == VideoStatus.READY.value,
-        Video.visibility == Visibility.PUBLIC.value,
-        or_(Video.published_at.is_(None), Video.published_at <= bindparam("now")),
-        social.public_authors(Video.author_id),
-    )
+    return select(Video.id, Video.author_id).where(*_showable(dialect, "wanted"))
 
 
 def encode_cursor(served: list[int], creators: list[int]) -> str:
@@ -615,6 +609,18 @@ def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -
     ]
 
 
+def _showable(dialect: str, ids: str) -> tuple[ColumnElement[bool], ...]:
+    """What For You may show of the videos in the bound id set `ids` as of the bound `now`:
+    ready, public, published, of a public account (blocks are the caller's: they are per viewer)."""
+    return (
+        in_id_param(dialect, Video.id, ids),
+        Video.status == VideoStatus.READY.value,
+        Video.visibility == Visibility.PUBLIC.value,
+        or_(Video.published_at.is_(None), Video.published_at <= bindparam("now")),
+        social.public_authors(Video.author_id),
+    )
+
+
 @lru_cache(maxsize=8)
 def _visible_statement(dialect: str, hiding: bool) -> Select[Any]:
     """`_visible`'s statement, built once (bound parameters: `viewer`, `pool`, `now`, `hidden`).
@@ -635,13 +641,7 @@ def _visible_statement(dialect: str, hiding: bool) -> Select[Any]:
         )
         .outerjoin(VideoStats, VideoStats.video_id == Video.id)
         .outerjoin(CreatorStats, CreatorStats.author_id == Video.author_id)
-        .where(
-            in_id_param(dialect, Video.id, "pool"),
-            Video.status == VideoStatus.READY.value,
-            Video.visibility == Visibility.PUBLIC.value,
-            or_(Video.published_at.is_(None), Video.published_at <= bindparam("now")),
-            social.public_authors(Video.author_id),
-        )
+        .where(*_showable(dialect, "pool"))
         .order_by(Video.id)
     )
     return statement.where(~in_id_param(dialect, Video.author_id, "hidden")) if hiding else statement

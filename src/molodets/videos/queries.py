@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +14,6 @@ from molodets.pagination import Page, encode_cursor, paginate_newest_first
 from molodets.social import service as social
 from molodets.storage import Storage
 from molodets.videos import service
-from molodets.videos.cards import CardCache
 from molodets.videos.models import Video, VideoStatus, Visibility
 from molodets.videos.schemas import VideoListOut, VideoOut, ViewerStateOut
 
@@ -82,22 +80,6 @@ def video_outs(
 def page_out(session: Session, storage: Storage, page: Page[Video], *, viewer: User | None) -> VideoListOut:
     items = video_outs(session, storage, page.items, viewer=viewer)
     return VideoListOut(items=items, next_cursor=page.next_cursor)
-
-
-def card_page_json(session: Session, cards: CardCache, page: Page[int], *, viewer: User | None) -> bytes:
-    """`page_out`'s JSON for a page of public videos of public accounts (a feed's), from the
-    process's cards: what is the same for every viewer is built once, this viewer's likes,
-    saves and follows are read for each page."""
-    found = cards.cards(session, page.items)
-    ids = [video_id for video_id in page.items if video_id in found]
-    states = viewer_states(
-        session, viewer, [(video_id, int(found[video_id]["author"]["id"])) for video_id in ids]
-    )
-    items = [
-        {**found[video_id], "viewer": states[video_id].model_dump() if video_id in states else None}
-        for video_id in ids
-    ]
-    return orjson.dumps({"items": items, "next_cursor": page.next_cursor})
 
 
 def viewer_states(
