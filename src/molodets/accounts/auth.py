@@ -140,12 +140,13 @@ def _authenticate_before_writing(db: Session, authorization: str | None, cookie:
 
 async def get_viewer(request: Request, db: DbSession) -> Viewer:
     """The viewer, loaded in the request's own session (so handlers may change the user)."""
+    authorization, cookie = request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+    if not authorization and not cookie:
+        return Viewer()  # a guest: nothing to look up, so no hop to a worker thread
     authenticate = _authenticate
     if request.method not in SAFE_METHODS and get_runtime(request).db.is_sqlite:
         authenticate = _authenticate_before_writing
-    viewer = await run_in_threadpool(
-        authenticate, db, request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
-    )
+    viewer = await run_in_threadpool(authenticate, db, authorization, cookie)
     await _check_csrf(request, viewer)
     return viewer
 
