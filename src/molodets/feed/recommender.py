@@ -148,6 +148,8 @@ class _Slate:
     row_of: dict[int, int]
     authors: list[int]
     tags: list[tuple[str, ...]]
+    author_array: np.ndarray  # `authors` and `tags` again, to gather many rows at once
+    tag_array: np.ndarray
     rows_of_author: dict[int, np.ndarray]
     tag_names: list[str]
     tag_index: np.ndarray  # rows x most hashtags of a candidate: index into tag_names, -1 for none
@@ -338,14 +340,20 @@ def _build_slate(
     for row, indices in enumerate(tag_rows):
         tag_index[row, : len(indices)] = indices
     language = viewer.language
+    authors = [candidate.author_id for candidate in candidates]
+    tags = [candidate.tags for candidate in candidates]
+    tag_array = np.empty(len(tags), dtype=object)
+    tag_array[:] = tags
     return _Slate(
         built_ms=now_ms,
         seeds=seeds,
         followed=frozenset(followed),
         ids=np.array([candidate.id for candidate in candidates], dtype=np.int64),
         row_of={candidate.id: row for row, candidate in enumerate(candidates)},
-        authors=[candidate.author_id for candidate in candidates],
-        tags=[candidate.tags for candidate in candidates],
+        authors=authors,
+        tags=tags,
+        author_array=np.array(authors, dtype=np.int64),
+        tag_array=tag_array,
         rows_of_author={author: np.array(rows) for author, rows in rows_of_author.items()},
         tag_names=list(tag_names),
         tag_index=tag_index,
@@ -389,8 +397,8 @@ def _choose(
             continue
         none = np.zeros(len(rows), dtype=bool)
         picked = _rerank(
-            [slate.authors[row] for row in rows],
-            [slate.tags[row] for row in rows],
+            slate.author_array[rows].tolist(),
+            slate.tag_array[rows].tolist(),
             values[rows],
             none if seen else exploring[rows],
             none if seen else urgent[rows],
@@ -399,7 +407,7 @@ def _choose(
             weights,
             creators,
         )
-        chosen += [int(rows[index]) for index in picked]
+        chosen += rows[picked].tolist()
     return chosen
 
 
@@ -407,7 +415,7 @@ def _played(session: Session, viewer: ViewerRef, ids: np.ndarray) -> np.ndarray:
     """Which of `ids` the viewer has played (view marks), in their order."""
     dialect = session.get_bind().dialect.name
     params = {"viewer": viewer.key, "ids": id_set_value(dialect, (int(video_id) for video_id in ids))}
-    played = set(session.scalars(_played_statement(dialect), params))
+    played = set(session.connection().execute(_played_statement(dialect), params).scalars())
     return np.fromiter((int(video_id) in played for video_id in ids), dtype=bool, count=len(ids))
 
 
@@ -426,7 +434,7 @@ def _still_visible(session: Session, viewer: ViewerRef, wanted: list[int], now_m
     hidden = social.hidden_author_ids(session, viewer=viewer.user)
     dialect = session.get_bind().dialect.name
     params = {"wanted": id_set_value(dialect, wanted), "now": _instant(now_ms)}
-    found = session.execute(_still_visible_statement(dialect), params)
+    found = session.connection().execute(_still_visible_statement(dialect), params)
     visible = {video_id for video_id, author_id in found if author_id not in hidden}
     return [video_id for video_id in wanted if video_id in visible]
 
@@ -471,7 +479,7 @@ _PROFILE = select(ViewerProfile.state, ViewerProfile.updated_ms).where(
 
 
 def _profile(session: Session, key: str, now_ms: int) -> dict[str, Any]:
-    row = session.execute(_PROFILE, {"viewer": key}).first()
+    row = session.connection().execute(_PROFILE, {"viewer": key}).first()
     if row is None:
         return {}
     return online.decayed(dict(row.state), since_ms=row.updated_ms, now_ms=now_ms)
@@ -504,7 +512,7 @@ def _candidate_ids(
     statement = _candidate_statement(dialect, len(tags), len(seeds), len(authors), bool(avoid))
     pool: set[int] = set()
     neighbours: dict[int, float] = {}
-    for video_id, pair_weight in session.execute(statement, params):
+    for video_id, pair_weight in session.connection().execute(statement, params):
         pool.add(video_id)
         if pair_weight:
             neighbours[video_id] = neighbours.get(video_id, 0.0) + pair_weight
@@ -605,7 +613,7 @@ def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -
             row[7:split],
             row[split:],
         )
-        for row in session.execute(_visible_statement(dialect, bool(hidden)), params)
+        for row in session.connection().execute(_visible_statement(dialect, bool(hidden)), params)
     ]
 
 
@@ -718,29 +726,33 @@ class _InterestDraws:
         # A hashtag outside the popular ones is a small topic.
         self._rare_share = 1 / TAG_SHARE_RANGE if popular else 1.0
 
-    def draw(self, tag: str) -> float:
-        if tag not in self._draws:
-            exposure, positive = self._counts.get(tag, (0.0, 0.0))
-            positive = min(positive, exposure + 1.0)
-            prior = min(self._baseline * self._shares.get(tag, self._rare_share), MAX_INTEREST_PRIOR)
-            self._draws[tag] = float(
-                self._rng.beta(
-                    INTEREST_SHARPNESS * (positive + INTEREST_STRENGTH * prior),
-                    INTEREST_SHARPNESS * (max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - prior)),
-                )
-            )
-        return self._draws[tag]
+    def draws(self, tags: list[str]) -> list[float]:
+        """The page's draw for each of `tags` (those not drawn yet on this page in one call)."""
+        new = [tag for tag in dict.fromkeys(tags) if tag not in self._draws]
+        if new:
+            alphas, betas = [], []
+            for tag in new:
+                exposure, positive = self._counts.get(tag, (0.0, 0.0))
+                positive = min(positive, exposure + 1.0)
+                prior = min(self._baseline * self._shares.get(tag, self._rare_share), MAX_INTEREST_PRIOR)
+                alphas.append(positive + INTEREST_STRENGTH * prior)
+                betas.append(max(exposure - positive, 0.0) + INTEREST_STRENGTH * (1 - prior))
+            sharp = INTEREST_SHARPNESS
+            drawn = self._rng.beta(sharp * np.array(alphas), sharp * np.array(betas))
+            self._draws.update(zip(new, drawn.tolist(), strict=True))
+        return [self._draws[tag] for tag in tags]
 
     def best(self, count: int) -> list[str]:
         """The `count` hashtags among the viewer's and the popular ones that draw highest."""
-        pool = {*self._counts, *self._popular}
-        return sorted(pool, key=lambda tag: -self.draw(tag))[:count]
+        pool = list({*self._counts, *self._popular})
+        drawn = dict(zip(pool, self.draws(pool), strict=True))
+        return sorted(pool, key=lambda tag: -drawn[tag])[:count]
 
     def lifts(self, slate: _Slate) -> np.ndarray:
         """Each candidate's mean draw over its hashtags, over the baseline (1 for none)."""
         if not slate.tag_names:
             return np.ones(len(slate.ids))
-        draws = np.array([*(self.draw(tag) for tag in slate.tag_names), 0.0])  # index -1: no hashtag
+        draws = np.array([*self.draws(slate.tag_names), 0.0])  # index -1: no hashtag
         present = slate.tag_index >= 0
         tagged = present.sum(axis=1)
         mean = draws[slate.tag_index].sum(axis=1) / np.maximum(tagged, 1)
@@ -776,26 +788,29 @@ def _rerank(
     urgent ones, so an upload's first audience gathers within the hour. Rules relax rather than
     leave the page short: first the exploration rule, then the creator gap. Returns the indices
     of the picks, in page order."""
-    order = [int(index) for index in np.argsort(-values, kind="stable")]
-    claim_order = [int(index) for index in np.argsort(-claims, kind="stable")]
+    order: list[int] = np.argsort(-values, kind="stable").tolist()
+    claim_order: list[int] = np.argsort(-claims, kind="stable").tolist()
+    # Plain lists: the loops below read single items, which numpy answers far slower.
+    value_list, claim_list = values.tolist(), claims.tolist()
+    exploring_list, urgent_list = exploring.tolist(), urgent.tolist()
     creators: deque[int] = deque(recent_creators[-CREATOR_GAP:], maxlen=CREATOR_GAP)
     topics: deque[tuple[str, ...]] = deque(maxlen=TOPIC_WINDOW)
     explore_every = _every(weights.explore_share)
     first_hour_every = _every(weights.first_hour_share)
-    waiting = {int(index) for index in np.flatnonzero(urgent)}
+    waiting = set(np.flatnonzero(urgent).tolist())
     picked: list[int] = []
     taken: set[int] = set()
     while len(picked) < limit:
         slot = len(picked)
-        explore_slot, pool = bool(explore_every) and slot % explore_every == 1, exploring
+        explore_slot, pool = bool(explore_every) and slot % explore_every == 1, exploring_list
         if (explore_slot or (first_hour_every and slot % first_hour_every == 1)) and waiting - taken:
-            explore_slot, pool = True, urgent
+            explore_slot, pool = True, urgent_list
         best = -1
         for keep_gap, explore_rule in ((True, True), (True, False), (False, False)):
             by_claim = explore_slot and explore_rule
             best = _best(
                 claim_order if by_claim else order,
-                claims if by_claim else values,
+                claim_list if by_claim else value_list,
                 authors,
                 tags,
                 taken,
@@ -803,7 +818,7 @@ def _rerank(
                 topics,
                 weights,
                 wanted=(explore_slot if explore_rule else None),
-                exploring=pool if by_claim else exploring,
+                exploring=pool if by_claim else exploring_list,
             )
             if best >= 0:
                 break
@@ -823,7 +838,7 @@ def _every(share: float) -> int:
 
 def _best(
     order: list[int],
-    values: np.ndarray,
+    values: list[float],
     authors: list[int],
     tags: list[tuple[str, ...]],
     taken: set[int],
@@ -832,7 +847,7 @@ def _best(
     weights: RankWeights,
     *,
     wanted: bool | None,
-    exploring: np.ndarray,
+    exploring: list[bool],
 ) -> int:
     """The index of the best eligible candidate (-1 if none); `wanted` True takes only
     exploring ones, False none of them, None either."""
@@ -842,10 +857,11 @@ def _best(
             break  # sorted: nothing further can beat the best penalised value
         if index in taken or authors[index] in creators:
             continue
-        if wanted is not None and bool(exploring[index]) != wanted:
+        if wanted is not None and exploring[index] != wanted:
             continue
-        repeats = sum(1 for recent in topics if set(recent) & set(tags[index]))
-        value = float(values[index]) * weights.same_topic_penalty**repeats
+        mine = set(tags[index])
+        repeats = sum(1 for recent in topics if not mine.isdisjoint(recent))
+        value = values[index] * weights.same_topic_penalty**repeats
         if value > best_value:
             best, best_value = index, value
     return best

@@ -197,10 +197,11 @@ def check_not_blocked(session: Session, *, actor: User, other_id: int) -> None:
 
 def hidden_author_ids(session: Session, *, viewer: User | None) -> set[int]:
     """Authors whose videos the viewer must not be shown: those who blocked the viewer, and
-    those the viewer blocked. For feeds to exclude in SQL."""
+    those the viewer blocked. For feeds to exclude in SQL (read on the connection, skipping the
+    ORM: a feed page has no pending changes to flush first)."""
     if viewer is None:
         return set()
-    pairs = session.execute(_BLOCKS_OF, {"viewer": viewer.id})
+    pairs = session.connection().execute(_BLOCKS_OF, {"viewer": viewer.id})
     return {blocked if blocker == viewer.id else blocker for blocker, blocked in pairs}
 
 
