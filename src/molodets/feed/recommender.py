@@ -146,10 +146,8 @@ class _Slate:
     followed: frozenset[int]
     ids: np.ndarray
     row_of: dict[int, int]
-    authors: list[int]
-    tags: list[tuple[str, ...]]
-    author_array: np.ndarray  # `authors` and `tags` again, to gather many rows at once
-    tag_array: np.ndarray
+    authors: np.ndarray
+    tags: np.ndarray  # of tuples of hashtags (objects)
     rows_of_author: dict[int, np.ndarray]
     tag_names: list[str]
     tag_index: np.ndarray  # rows x most hashtags of a candidate: index into tag_names, -1 for none
@@ -282,7 +280,7 @@ def build_page(
         if slate is None:
             slate = _build_slate(session, viewer, profile, interest, avoid, seeds, now_ms, weights)
         chosen = _choose(slate, profile, interest, avoid, recent_creators, limit, weights, rng, now_ms)
-        author_of = {int(slate.ids[row]): slate.authors[row] for row in chosen}
+        author_of = dict(zip(slate.ids[chosen].tolist(), slate.authors[chosen].tolist(), strict=True))
         items = _still_visible(session, viewer, list(author_of), now_ms)
         if len(items) == len(chosen) or attempt:
             if slates is not None:
@@ -340,20 +338,16 @@ def _build_slate(
     for row, indices in enumerate(tag_rows):
         tag_index[row, : len(indices)] = indices
     language = viewer.language
-    authors = [candidate.author_id for candidate in candidates]
-    tags = [candidate.tags for candidate in candidates]
-    tag_array = np.empty(len(tags), dtype=object)
-    tag_array[:] = tags
+    tags = np.empty(len(candidates), dtype=object)
+    tags[:] = [candidate.tags for candidate in candidates]
     return _Slate(
         built_ms=now_ms,
         seeds=seeds,
         followed=frozenset(followed),
         ids=np.array([candidate.id for candidate in candidates], dtype=np.int64),
         row_of={candidate.id: row for row, candidate in enumerate(candidates)},
-        authors=authors,
+        authors=np.array([candidate.author_id for candidate in candidates], dtype=np.int64),
         tags=tags,
-        author_array=np.array(authors, dtype=np.int64),
-        tag_array=tag_array,
         rows_of_author={author: np.array(rows) for author, rows in rows_of_author.items()},
         tag_names=list(tag_names),
         tag_index=tag_index,
@@ -397,8 +391,8 @@ def _choose(
             continue
         none = np.zeros(len(rows), dtype=bool)
         picked = _rerank(
-            slate.author_array[rows].tolist(),
-            slate.tag_array[rows].tolist(),
+            slate.authors[rows].tolist(),
+            slate.tags[rows].tolist(),
             values[rows],
             none if seen else exploring[rows],
             none if seen else urgent[rows],
