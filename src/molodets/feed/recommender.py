@@ -143,12 +143,12 @@ class _Slate:
 
     built_ms: int
     seeds: tuple[int, ...]  # the recent positives whose co-engagement neighbours it holds
-    followed: frozenset[int]
-    ids: np.ndarray
-    row_of: dict[int, int]
+    ids: np.ndarray  # ascending, so a video's row is found by bisection
     authors: np.ndarray
+    creators: np.ndarray  # the distinct authors, ascending
+    creator_of_row: np.ndarray  # each row's author as an index into `creators`
+    followed: np.ndarray  # whether the viewer followed each row's author when the slate was read
     tags: np.ndarray  # of tuples of hashtags (objects)
-    rows_of_author: dict[int, np.ndarray]
     tag_names: list[str]
     tag_index: np.ndarray  # rows x most hashtags of a candidate: index into tag_names, -1 for none
     published_ms: np.ndarray
@@ -163,7 +163,7 @@ class _Slate:
     def open_rows(self, avoid: Collection[int]) -> np.ndarray:
         """Which candidates are not among `avoid`."""
         rows = np.ones(len(self.ids), dtype=bool)
-        rows[[row for video_id in avoid if (row := self.row_of.get(video_id)) is not None]] = False
+        rows[_find(self.ids, np.fromiter(avoid, dtype=np.int64, count=len(avoid)))[0]] = False
         return rows
 
     def unserved(self, avoid: Collection[int]) -> int:
@@ -328,27 +328,27 @@ def _build_slate(
     # The value is linear in the long-view rate: the rest is computed once, the Thompson draw of
     # that rate is made for each page.
     without_long = unfloored_value(counts, weights=weights, watch_quantile=watch_quantile, priors=priors)
-    rows_of_author: dict[int, list[int]] = {}
     tag_names: dict[str, int] = {}
-    tag_rows: list[list[int]] = []
-    for row, candidate in enumerate(candidates):
-        rows_of_author.setdefault(candidate.author_id, []).append(row)
-        tag_rows.append([tag_names.setdefault(tag, len(tag_names)) for tag in candidate.tags])
-    tag_index = np.full((len(candidates), max((len(tags) for tags in tag_rows), default=0)), -1)
+    tag_rows = [[tag_names.setdefault(tag, len(tag_names)) for tag in c.tags] for c in candidates]
+    tag_index = np.full(
+        (len(candidates), max((len(tags) for tags in tag_rows), default=0)), -1, dtype=np.int32
+    )
     for row, indices in enumerate(tag_rows):
         tag_index[row, : len(indices)] = indices
     language = viewer.language
     tags = np.empty(len(candidates), dtype=object)
     tags[:] = [candidate.tags for candidate in candidates]
+    authors = np.array([candidate.author_id for candidate in candidates], dtype=np.int64)
+    creators, creator_of_row = np.unique(authors, return_inverse=True)
     return _Slate(
         built_ms=now_ms,
         seeds=seeds,
-        followed=frozenset(followed),
         ids=np.array([candidate.id for candidate in candidates], dtype=np.int64),
-        row_of={candidate.id: row for row, candidate in enumerate(candidates)},
-        authors=np.array([candidate.author_id for candidate in candidates], dtype=np.int64),
+        authors=authors,
+        creators=creators,
+        creator_of_row=creator_of_row.astype(np.int32),
+        followed=np.isin(authors, followed),
         tags=tags,
-        rows_of_author={author: np.array(rows) for author, rows in rows_of_author.items()},
         tag_names=list(tag_names),
         tag_index=tag_index,
         published_ms=np.array([candidate.published_ms for candidate in candidates], dtype=np.float64),
@@ -418,6 +418,15 @@ def _played_statement(dialect: str) -> Select[int]:
     return select(ViewMark.video_id).where(
         ViewMark.viewer == bindparam("viewer"), in_id_param(dialect, ViewMark.video_id, "ids")
     )
+
+
+def _find(ascending: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where those of `wanted` that `ascending` holds are in it, and which of `wanted` those are."""
+    if not len(ascending):
+        return np.zeros(0, dtype=np.intp), np.zeros(len(wanted), dtype=bool)
+    positions = np.minimum(np.searchsorted(ascending, wanted), len(ascending) - 1)
+    hit = ascending[positions] == wanted
+    return positions[hit], hit
 
 
 def _still_visible(session: Session, viewer: ViewerRef, wanted: list[int], now_ms: int) -> list[int]:
@@ -685,8 +694,7 @@ def _values(
     value *= _creator_lifts(slate, profile) ** weights.creator
     value *= slate.pair_boost
     value *= np.where(slate.mismatch, weights.language_mismatch, 1.0)
-    for author in slate.followed.intersection(slate.rows_of_author):
-        value[slate.rows_of_author[author]] *= weights.followed_creator
+    value[slate.followed] *= weights.followed_creator
     young = slate.published_ms > now_ms - EXPLORE_HOURS * 3_600_000
     exploring = young & (slate.impressions < EXPLORE_IMPRESSIONS)
     first_hour = slate.published_ms > now_ms - 3_600_000
@@ -754,13 +762,16 @@ class _InterestDraws:
 
 
 def _creator_lifts(slate: _Slate, profile: dict[str, Any]) -> np.ndarray:
-    lifts = np.ones(len(slate.ids))
-    for author, (exposure, positive) in profile.get("c", {}).items():
-        rows = slate.rows_of_author.get(int(author))
-        if rows is not None and (exposure or positive):
-            rate = (positive + CREATOR_STRENGTH * INTEREST_PRIOR) / (exposure + CREATOR_STRENGTH)
-            lifts[rows] = rate / INTEREST_PRIOR
-    return np.clip(lifts, 0.05, 4.0)
+    """Each row's lift for its creator, from the viewer's (exposure, positive) counts of them."""
+    known = [(int(author), counts) for author, counts in profile.get("c", {}).items() if any(counts)]
+    lifts = np.ones(len(slate.creators))
+    if known:
+        counts = np.array([counts for _, counts in known], dtype=np.float64)
+        rate = (counts[:, 1] + CREATOR_STRENGTH * INTEREST_PRIOR) / (counts[:, 0] + CREATOR_STRENGTH)
+        positions, hit = _find(slate.creators, np.array([author for author, _ in known], dtype=np.int64))
+        lifts[positions] = rate[hit] / INTEREST_PRIOR
+    by_row: np.ndarray = np.clip(lifts, 0.05, 4.0)[slate.creator_of_row]
+    return by_row
 
 
 def _rerank(
