@@ -4,6 +4,8 @@ are kept."""
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from sqlalchemy.orm import Session
 
@@ -55,3 +57,15 @@ def test_cards_are_kept_for_a_while_and_only_when_the_same_for_everyone(
     assert cards.cards(db, [public.id])[public.id]["caption"] == "", "kept for CARD_SECONDS"
     fresh = CardCache(runtime.storage, seconds=0)
     assert fresh.cards(db, [public.id])[public.id]["caption"] == "edited"
+
+
+def test_expired_cards_leave_memory_as_new_ones_come(db: Session, runtime: Runtime) -> None:
+    creator = make_user(db, username="steady")
+    first, second = (make_ready_video(db, creator, caption=f"clip {n}") for n in range(2))
+    db.commit()
+    cards = CardCache(runtime.storage, seconds=0.2)
+    cards.cards(db, [first.id])
+    assert len(cards) == 1
+    time.sleep(0.25)  # the first card expires
+    cards.cards(db, [second.id])
+    assert len(cards) == 1, "the expired card went when the next one came, not at the capacity"

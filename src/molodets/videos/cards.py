@@ -61,7 +61,11 @@ class CardCache:
                 if shared:
                     self._cards[video_id] = (now + self._seconds, card)
                     self._cards.move_to_end(video_id)
-            while len(self._cards) > self._capacity:
+            # The least recently used go first, and so do expired ones, so memory follows the
+            # videos shown lately, not every video ever shown (up to the capacity).
+            while self._cards and (
+                len(self._cards) > self._capacity or next(iter(self._cards.values()))[0] <= now
+            ):
                 self._cards.popitem(last=False)
         return found
 
