@@ -17,8 +17,10 @@ Scenarios (`--scenario`):
   likes, comments, one-request uploads made into videos) at a steady `--rate` (20) of actions a
   second, at most `--clients` (64) in flight, for `--seconds`. Goals: no 5xx, every watch event
   answered 202 stored, no action started late.
-- soak: the mix at a moderate rate (15/s) for `--minutes` (10); server memory sampled every 2 s,
-  the first minute's against the last's; then waits for the uploads to be transcoded. Goals: no
+- soak: the mix at a moderate rate (15/s) for `--warm-up` minutes (2, not measured: the
+  process's caches fill, For You slates within a minute or two), then for `--minutes` (10);
+  server memory sampled every 2 s, the soak's first minute against its last (the growth since
+  the warm-up began is printed too); then waits for the uploads to be transcoded. Goals: no
   5xx, every accepted event stored, memory growth <= 10 %, every upload transcoded.
 
 Prints requests/s and p50/p95/p99 by route, the error rate (5xx apart), the server's CPU (% of
@@ -26,7 +28,7 @@ all cores) and RSS, and this client's own CPU. wrk is used when installed (apt-g
 otherwise the Python client (asyncio + aiohttp) measures the throughput phases too.
 
 Run: `make load`, or `.venv/bin/python benchmarks/load.py --scenario foryou|mixed|soak
-[--mode embedded|cluster] [--seconds 20] [--clients N] [--rate R] [--minutes 10] [--quick]`.
+[--mode embedded|cluster] [--seconds 20] [--clients N] [--rate R] [--minutes 10] [--warm-up 2] [--quick]`.
 The machine may be shared: the load average before and after is printed.
 """
 
@@ -452,6 +454,15 @@ def run_soak(
 ) -> bool:
     mix = mix_for(args, target, catalogue, media)
     client.run(mix.warm_up(recorder=Recorder()))
+    warm_up_started = time.monotonic()
+    if args.warm_up > 0:
+        print(
+            f"\nwarm-up: {args.warm_up:g} min at {args.rate:g} actions/s, not measured (the process's "
+            "caches fill: For You slates, a minute each, within one or two)",
+            flush=True,
+        )
+        warm_seconds = args.warm_up * 60
+        client.run(mix.run(rate=args.rate, seconds=warm_seconds, clients=args.clients, recorder=Recorder()))
     seconds = args.minutes * 60
     recorder = Recorder()
     started = time.monotonic()
@@ -505,6 +516,12 @@ def run_soak(
         f"server RSS (mean): first minute {mib(int(first_rss))}, last minute {mib(int(last_rss))}: "
         f"{growth * 100:+.1f} %  (sampled every {sampler.interval:g} s)"
     )
+    if args.warm_up > 0:
+        warming = [item.rss for item in sampler.between(warm_up_started, warm_up_started + 60)]
+        print(
+            f"server RSS (mean), the warm-up's first minute {mib(int(sum(warming) / len(warming)))}: "
+            f"{(last_rss / (sum(warming) / len(warming)) - 1) * 100:+.1f} % by the soak's last"
+        )
     made, states = uploads_line(mix, target.base_url, wait_seconds=600.0, until_done=True)
     goals = [
         ("no 5xx", f"{server_errors}", server_errors == 0),
@@ -530,6 +547,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=("embedded", "cluster"), default="embedded")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each measurement (not soak)")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the soak")
+    parser.add_argument(
+        "--warm-up", type=float, default=2.0, help="minutes of the soak's mix before it is measured"
+    )
     parser.add_argument(
         "--clients",
         help="concurrent connections (foryou: a list runs each: 8,32,100); in flight at most (mix)",
