@@ -270,6 +270,7 @@ def build_page(
     interest = _InterestDraws(profile, rng, _popular_tags(session))
     seeds = tuple(profile.get("r", [])[-PAIR_SEEDS:])
     slate = slates.get(viewer, now_ms, seeds) if slates is not None else None
+    hidden = social.hidden_author_ids(session, viewer=viewer.user)  # read once a page, never kept
     if slate is not None and cursor is None:
         # A new session: the cursor that kept the last one's videos out is gone, so what the
         # viewer played since the slate was read is looked up (one statement, not a new slate).
@@ -278,10 +279,10 @@ def build_page(
         slate = None
     for attempt in range(2):
         if slate is None:
-            slate = _build_slate(session, viewer, profile, interest, avoid, seeds, now_ms, weights)
+            slate = _build_slate(session, viewer, profile, interest, avoid, hidden, seeds, now_ms, weights)
         chosen = _choose(slate, profile, interest, avoid, recent_creators, limit, weights, rng, now_ms)
         author_of = dict(zip(slate.ids[chosen].tolist(), slate.authors[chosen].tolist(), strict=True))
-        items = _still_visible(session, viewer, list(author_of), now_ms)
+        items = _still_visible(session, list(author_of), hidden, now_ms)
         if len(items) == len(chosen) or attempt:
             if slates is not None:
                 slates.put(viewer, slate)
@@ -299,6 +300,7 @@ def _build_slate(
     profile: dict[str, Any],
     interest: _InterestDraws,
     avoid: Collection[int],
+    hidden: set[int],
     seeds: tuple[int, ...],
     now_ms: int,
     weights: RankWeights,
@@ -310,7 +312,7 @@ def _build_slate(
         else []
     )
     pool, neighbours = _candidate_ids(session, viewer, profile, interest, avoid, followed[:FOLLOWED_AUTHORS])
-    candidates = _visible(session, pool - set(avoid), viewer, now_ms)
+    candidates = _visible(session, pool - set(avoid), viewer, hidden, now_ms)
     table = np.array([candidate.counters for candidate in candidates], dtype=np.float64).reshape(
         len(candidates), len(online.RANK_INPUTS)
     )
@@ -408,9 +410,9 @@ def _choose(
 def _played(session: Session, viewer: ViewerRef, ids: np.ndarray) -> np.ndarray:
     """Which of `ids` the viewer has played (view marks), in their order."""
     dialect = session.get_bind().dialect.name
-    params = {"viewer": viewer.key, "ids": id_set_value(dialect, (int(video_id) for video_id in ids))}
-    played = set(session.connection().execute(_played_statement(dialect), params).scalars())
-    return np.fromiter((int(video_id) in played for video_id in ids), dtype=bool, count=len(ids))
+    params = {"viewer": viewer.key, "ids": id_set_value(dialect, ids.tolist())}
+    played = session.connection().execute(_played_statement(dialect), params).scalars().all()
+    return np.isin(ids, np.array(played, dtype=np.int64))
 
 
 @lru_cache(maxsize=4)
@@ -429,12 +431,11 @@ def _find(ascending: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.nda
     return positions[hit], hit
 
 
-def _still_visible(session: Session, viewer: ViewerRef, wanted: list[int], now_ms: int) -> list[int]:
+def _still_visible(session: Session, wanted: list[int], hidden: set[int], now_ms: int) -> list[int]:
     """Those of the picked videos, in order, that are still visible to the viewer now: a slate
     may be a minute old, and a video removed, made private or blocked since is never shown."""
     if not wanted:
         return []
-    hidden = social.hidden_author_ids(session, viewer=viewer.user)
     dialect = session.get_bind().dialect.name
     params = {"wanted": id_set_value(dialect, wanted), "now": _instant(now_ms)}
     found = session.connection().execute(_still_visible_statement(dialect), params)
@@ -591,7 +592,9 @@ def _popular_tags(session: Session) -> dict[str, int]:
     return cached[1]
 
 
-def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -> list[_Candidate]:
+def _visible(
+    session: Session, pool: set[int], viewer: ViewerRef, hidden: set[int], now_ms: int
+) -> list[_Candidate]:
     """The candidates that are ready public videos of public accounts that nobody between the
     viewer and the author blocked, with what ranking needs of them (the video's and creator's
     counters, whether the viewer played it lately), in one statement. Ordered by id, so the
@@ -599,7 +602,6 @@ def _visible(session: Session, pool: set[int], viewer: ViewerRef, now_ms: int) -
     if not pool:
         return []
     dialect = session.get_bind().dialect.name
-    hidden = social.hidden_author_ids(session, viewer=viewer.user)
     params = {"viewer": viewer.key, "pool": id_set_value(dialect, pool), "now": _instant(now_ms)}
     if hidden:
         params["hidden"] = id_set_value(dialect, hidden)
