@@ -3,7 +3,12 @@
 Each object is a file at `root/<key>`; its content type, Cache-Control and ETag live in a hidden
 sidecar `.<name>.meta` beside it. Hidden names can never be keys (see `check_key`), so temp files and
 sidecars never show up in `list()` and can never be overwritten through the API.
+
+Reads use `os.path` on strings: they are the media route's hot path, where parsing a `Path` cost
+more than the rest of the lookup and interned every part of every key it split.
 """
+
+# ruff: noqa: PTH113, PTH116, PTH118, PTH123
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO
 
 from molodets.storage.base import (
@@ -48,22 +54,28 @@ class LocalStorage:
     def __init__(self, root: Path, *, base_url: str = "", signing_key: bytes | None = None) -> None:
         # Resolved once: containment checks compare resolved paths, so a symlinked data dir still works.
         self.root = Path(root).resolve()
+        self._root_prefix = os.path.join(str(self.root), "")
         self.base_url = base_url.rstrip("/")
         self._signing_key = signing_key
 
     def __repr__(self) -> str:
         return f"LocalStorage({str(self.root)!r})"
 
-    def _path(self, key: str) -> Path:
-        path = self.root.joinpath(*check_key(key).split("/"))
+    def _file(self, key: str) -> str:
+        """The object's file name, checked: a string, see the module docstring."""
+        path = self._root_prefix + check_key(key)
         # The key rules already keep us inside root; this also refuses symlinks planted inside it.
-        if not path.resolve().is_relative_to(self.root):
+        if not os.path.realpath(path).startswith(self._root_prefix):
             raise InvalidKey(f"key leads outside the store: {key!r}")
         return path
 
+    def _path(self, key: str) -> Path:
+        return Path(self._file(key))
+
     @staticmethod
-    def _meta_path(path: Path) -> Path:
-        return path.with_name(f".{path.name}.meta")
+    def _meta_file(path: str) -> str:
+        folder, name = os.path.split(path)
+        return os.path.join(folder, f".{name}.meta")
 
     def put(
         self, key: str, data: bytes | BinaryIO, *, content_type: str, cache_control: str | None = None
@@ -93,7 +105,7 @@ class LocalStorage:
                 with os.fdopen(fd, "w", encoding="utf-8") as meta_out:
                     json.dump(meta, meta_out)
                 data_tmp.replace(path)
-                meta_tmp.replace(self._meta_path(path))
+                meta_tmp.replace(self._meta_file(str(path)))
         finally:
             for temp in temps:
                 temp.unlink(missing_ok=True)
@@ -122,14 +134,15 @@ class LocalStorage:
     def get(self, key: str) -> bytes:
         """Read the whole object."""
         try:
-            return self._path(key).read_bytes()
+            with open(self._file(key), "rb") as handle:
+                return handle.read()
         except _MISSING as exc:
             raise ObjectNotFound(key) from exc
 
     def open(self, key: str) -> BinaryIO:
         """Open the object's file; a concurrent put replaces the name, not the open file."""
         try:
-            return self._path(key).open("rb")
+            return open(self._file(key), "rb")  # the caller closes it
         except _MISSING as exc:
             raise ObjectNotFound(key) from exc
 
@@ -155,21 +168,25 @@ class LocalStorage:
 
     def stat(self, key: str) -> ObjectInfo:
         """Size and time from the file, the rest from its sidecar when the sidecar matches the file."""
-        path = self._path(key)
+        return self.served_file(key)[1]
+
+    def served_file(self, key: str) -> tuple[str, ObjectInfo]:
+        """The file to send for a media request and what to say about it, with one key check."""
+        path = self._file(key)
         try:
-            st = path.stat()
+            st = os.stat(path)
         except _MISSING as exc:
             raise ObjectNotFound(key) from exc
-        if not path.is_file():
+        if not S_ISREG(st.st_mode):
             raise ObjectNotFound(key)
         meta = self._read_meta(path)
         if meta.get("size") != st.st_size or meta.get("mtime_ns") != st.st_mtime_ns:
             # No sidecar, or one from before a put that is still finishing: derive what we can.
             meta = {
-                "content_type": mimetypes.guess_type(path.name)[0] or DEFAULT_CONTENT_TYPE,
+                "content_type": mimetypes.guess_type(path)[0] or DEFAULT_CONTENT_TYPE,
                 "etag": f"{st.st_size:x}-{st.st_mtime_ns:x}",
             }
-        return ObjectInfo(
+        return path, ObjectInfo(
             key=key,
             size=st.st_size,
             etag=str(meta["etag"]),
@@ -178,23 +195,24 @@ class LocalStorage:
             cache_control=str(meta.get("cache_control") or "") or None,
         )
 
-    def _read_meta(self, path: Path) -> dict[str, object]:
+    def _read_meta(self, path: str) -> dict[str, object]:
         try:
-            loaded = json.loads(self._meta_path(path).read_text(encoding="utf-8"))
+            with open(self._meta_file(path), "rb") as handle:
+                loaded = json.loads(handle.read())
         except (OSError, ValueError):
             return {}
         return loaded if isinstance(loaded, dict) else {}
 
     def exists(self, key: str) -> bool:
         """True when a file is stored under the key."""
-        return self._path(key).is_file()
+        return os.path.isfile(self._file(key))
 
     def delete(self, key: str) -> None:
         """Remove the file and its sidecar, then the folders this left empty."""
         path = self._path(key)
         try:
             path.unlink(missing_ok=True)
-            self._meta_path(path).unlink(missing_ok=True)
+            Path(self._meta_file(str(path))).unlink(missing_ok=True)
         except (NotADirectoryError, IsADirectoryError):
             return
         except OSError as exc:

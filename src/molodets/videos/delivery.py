@@ -56,12 +56,9 @@ def serve_media(
     if not signed and video_id is not None and not _is_public(runtime, video_id):
         raise not_found
     try:
-        info = storage.stat(key)
+        path, info = storage.served_file(key)
     except ObjectNotFound:
         raise not_found from None
-    path = storage.local_path(key)
-    if path is None:
-        raise not_found
     # A signed response is for one viewer until its link expires; shared caches must not keep it.
     cache = f"private, max-age={max(0, int(expires or 0) - int(time.time()))}" if signed else IMMUTABLE
     return FileResponse(path, media_type=info.content_type, headers={"Cache-Control": cache})
