@@ -20,8 +20,9 @@ try:
     from molodets.db import Database
     from molodets.events import service as events
     from molodets.events.schemas import EventIn
-    from molodets.feed import online
+    from molodets.feed import online, vectors
     from molodets.feed.recommender import SlateCache, ViewerRef, build_page
+    from molodets.feed.tasks import VECTOR_MINUTES
     from molodets.migrations import alembic_config
     from molodets.social import service as social
     from molodets.videos.models import Stage, Video, VideoStatus, Visibility
@@ -67,6 +68,7 @@ class MolodetsPolicy:
         # The daily variant's held-back rows, validated when they happened (as the ingest would).
         self.pending: list[dict[str, object]] = []
         self.pending_follows: list[tuple[int, int]] = []
+        self.vectors_due_s = 0.0  # the periodic job that relearns the video vectors, on simulated time
         self._create_accounts()
 
     def _create_accounts(self) -> None:
@@ -128,6 +130,8 @@ class MolodetsPolicy:
             session.commit()
 
     def new_day(self, day: int, now_s: float) -> None:
+        if not self.realtime:
+            self._train_vectors(now_s)  # the daily model's vectors are as old as its events
         if self.realtime or not self.pending:
             return
         rows, self.pending = self.pending, []
@@ -142,6 +146,9 @@ class MolodetsPolicy:
         self.cursor[user] = None
 
     def page(self, user: int, seen: set[int], now_s: float, limit: int) -> list[int]:
+        if self.realtime and now_s >= self.vectors_due_s:
+            self._train_vectors(now_s)
+            self.vectors_due_s = now_s + VECTOR_MINUTES * 60
         exclude = [self.video_id[v] for v in seen] if not self.realtime else []
         with self.db.read_sessions() as session:
             account = session.get(User, self.user_ids[user])
@@ -174,6 +181,13 @@ class MolodetsPolicy:
             self.pending_follows += self._follows(user, shown)
             return
         self._write(self._rows(user, shown, now_s), self._follows(user, shown), now_s)
+
+    def _train_vectors(self, now_s: float) -> None:
+        started = time.perf_counter()
+        with self.db.sessions() as session:
+            vectors.train(session, now_ms=sim_ms(now_s))
+            session.commit()
+        self.stats.training_ms.append((time.perf_counter() - started) * 1000)
 
     def close(self) -> None:
         self.db.dispose()

@@ -99,6 +99,8 @@ def print_report(summary: Summary, *, stream: TextIO) -> None:
         if stats.write_ms:
             p50, p95 = np.percentile(stats.write_ms, [50, 95])
             line += f" event writes p50 {p50:.1f} ms, p95 {p95:.1f} ms;"
+        if stats.training_ms:
+            line += f" {len(stats.training_ms)} vector trainings, max {max(stats.training_ms):.0f} ms;"
         dropped = ", ".join(f"{reason} {count}" for reason, count in stats.dropped.items()) or "none"
         print(
             f"{line} short pages {stats.short_pages}; events dropped by the validator: {dropped}", file=stream

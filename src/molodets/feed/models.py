@@ -8,16 +8,17 @@ and is kept current by the event writer (online.py), batch by batch.
   likes" candidates.
 - `feed_viewer_profiles`: per viewer, decayed exposure and positive counts per hashtag and per
   creator (the interest the ranker reads), and their latest positively engaged videos.
-- `feed_co_engagement`: video -> videos that the same viewers engaged with next to it."""
+- `feed_co_engagement`: video -> videos that the same viewers engaged with next to it.
+- `feed_vector_models`: video embeddings learned from co-engagement by a periodic job."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from molodets.db import Base
+from molodets.db import Base, IdMixin
 
 
 class OutcomeCounters:
@@ -87,3 +88,14 @@ class CoEngagement(Base):
     video_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     neighbour_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     weight: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class VectorModel(IdMixin, Base):
+    """Video embeddings learned from co-engagement (feed/vectors.py): the newest row is in use."""
+
+    __tablename__ = "feed_vector_models"
+
+    trained_ms: Mapped[int] = mapped_column(BigInteger)
+    dimensions: Mapped[int] = mapped_column(Integer)
+    video_ids: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian int64, ascending
+    vectors: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32, a row per id, unit length

@@ -46,6 +46,7 @@ class RankWeights:
     creator: float = 1.0  # exponent on the viewer's lift for the creator
     language_mismatch: float = 0.3  # factor when the video's language is not the viewer's
     neighbour: float = 1.0  # boost for co-engagement neighbours of the viewer's recent positives
+    similarity: float = 1.0  # value x exp(this x cosine of the video and the viewer's interest vector)
     followed_creator: float = 1.3  # factor for creators the viewer follows
     explore_share: float = 0.1  # at most this share of a page goes to videos still being explored
     first_hour_share: float = 0.3  # and up to this share to uploads in their first hour, while any wait

@@ -3,15 +3,17 @@ re-ranked for variety, with a bounded share given to new videos still being expl
 
 1. Candidates (ids only, each source one indexed read): the newest public videos, trending
    (decayed engagement), strong (value estimate), the videos of the viewer's best hashtags,
-   co-engagement neighbours of what they recently watched long, liked or shared, and the
-   newest of the creators they follow.
+   co-engagement neighbours of what they recently watched long, liked or shared, the videos
+   nearest to the viewer's interest vector (vectors.py), and the newest of the creators they
+   follow.
 2. Filter: never what this session was served (the cursor carries it) nor what the viewer
    played in the last `SEEN_DAYS` (view marks); only ready public videos of public accounts,
    none of anyone blocked either way. Seen videos come back only when nothing unseen is left.
 3. Rank (ranking.py): the videos' shrunk outcome rates with a Thompson sample of the long-view
    rate (so a new video's uncertainty buys it impressions until its audience has answered),
    times the viewer's lifts for the hashtags (also sampled: a new viewer sees a spread of
-   topics that narrows as they react), the creator and the language.
+   topics that narrows as they react), the creator, the language, and the video's closeness
+   to the viewer's interest vector.
 4. Re-rank greedily: no creator twice in any 4 consecutive items (across pages), a penalty for
    repeating a hashtag within 4, at most `explore_share` of the page for exploring videos (and
    `first_hour_share` more while an upload in its first hour still lacks a first audience).
@@ -58,7 +60,7 @@ from molodets.accounts.models import User
 from molodets.db import id_set_value, in_id_param
 from molodets.errors import Problem
 from molodets.events.models import ViewMark
-from molodets.feed import online
+from molodets.feed import online, vectors
 from molodets.feed.models import CoEngagement, CreatorStats, VideoStats, VideoTag, ViewerProfile
 from molodets.feed.ranking import (
     DURATION_BUCKETS_S,
@@ -158,7 +160,7 @@ class _Slate:
     long_alpha: np.ndarray  # the Beta posterior of the long-view rate
     long_beta: np.ndarray
     mismatch: np.ndarray  # not in the viewer's language
-    pair_boost: np.ndarray  # 1 + the co-engagement boost
+    pair_boost: np.ndarray  # 1 + the co-engagement boost, times the lift of the viewer's vector
 
     def open_rows(self, avoid: Collection[int]) -> np.ndarray:
         """Which candidates are not among `avoid`."""
@@ -312,6 +314,13 @@ def _build_slate(
         else []
     )
     pool, neighbours = _candidate_ids(session, viewer, profile, interest, avoid, followed[:FOLLOWED_AUTHORS])
+    model = vectors.current(session)
+    taste = model.viewer_vector(list(seeds)) if model is not None and seeds else None
+    if model is not None and taste is not None:
+        nearest = np.array(
+            model.nearest(taste, 2 * vectors.NEAREST_LIMIT, leave_out=[*seeds]), dtype=np.int64
+        )
+        pool.update(nearest[~_played(session, viewer, nearest)][: vectors.NEAREST_LIMIT].tolist())
     candidates = _visible(session, pool - set(avoid), viewer, hidden, now_ms)
     table = np.array([candidate.counters for candidate in candidates], dtype=np.float64).reshape(
         len(candidates), len(online.RANK_INPUTS)
@@ -342,10 +351,16 @@ def _build_slate(
     tags[:] = [candidate.tags for candidate in candidates]
     authors = np.array([candidate.author_id for candidate in candidates], dtype=np.int64)
     creators, creator_of_row = np.unique(authors, return_inverse=True)
+    ids = np.array([candidate.id for candidate in candidates], dtype=np.int64)
+    pair_boost = 1 + weights.neighbour * np.minimum(
+        np.array([neighbours.get(c.id, 0.0) for c in candidates]) / PAIR_SATURATION, 1.0
+    )
+    if model is not None and taste is not None:
+        pair_boost *= np.exp(weights.similarity * model.similarity(taste, ids))
     return _Slate(
         built_ms=now_ms,
         seeds=seeds,
-        ids=np.array([candidate.id for candidate in candidates], dtype=np.int64),
+        ids=ids,
         authors=authors,
         creators=creators,
         creator_of_row=creator_of_row.astype(np.int32),
@@ -363,9 +378,7 @@ def _build_slate(
             [bool(language) and c.language is not None and c.language != language for c in candidates],
             dtype=bool,
         ),
-        pair_boost=1
-        + weights.neighbour
-        * np.minimum(np.array([neighbours.get(c.id, 0.0) for c in candidates]) / PAIR_SATURATION, 1.0),
+        pair_boost=pair_boost,
     )
 
 

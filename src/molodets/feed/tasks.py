@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import text
 
+from molodets.feed import vectors
 from molodets.jobs import JobContext, periodic
+
+VECTOR_MINUTES = 30
 
 
 @periodic(minutes=60)
@@ -18,3 +23,13 @@ def refresh_planner_statistics(ctx: JobContext) -> None:
     ctx.session.execute(text("PRAGMA analysis_limit=1000"))
     ctx.session.execute(text("ANALYZE"))
     ctx.log.info("planner_statistics_refreshed")
+
+
+@periodic(minutes=VECTOR_MINUTES)
+def train_video_vectors(ctx: JobContext) -> None:
+    """Relearn the video embeddings from the co-engagement pairs gathered since (vectors.py).
+    New pairs arrive with every batch of events; a video's vector can wait this long, since
+    until it has one the other candidate sources (newest, hashtags, neighbours) carry it."""
+    started = time.perf_counter()
+    videos = vectors.train(ctx.session, now_ms=int(time.time() * 1000))
+    ctx.log.info("feed_vectors_trained", videos=videos, seconds=round(time.perf_counter() - started, 2))
