@@ -40,7 +40,7 @@ from sqlalchemy import Table, text
 from molodets.accounts.models import User
 from molodets.db import Database
 from molodets.events.models import ViewMark
-from molodets.feed import online
+from molodets.feed import online, vectors
 from molodets.feed.models import CoEngagement, VideoStats, VideoTag, ViewerProfile
 from molodets.feed.ranking import RankWeights, quality
 from molodets.feed.recommender import ViewerRef, build_page
@@ -281,6 +281,11 @@ def main() -> int:
             if database.engine.dialect.name == "sqlite":
                 connection.execute(text("PRAGMA analysis_limit=1000"))
             connection.execute(text("ANALYZE"))
+        started = time.perf_counter()
+        with database.sessions() as session:  # as the periodic feed.tasks.train_video_vectors does
+            embedded = vectors.train(session, now_ms=int(time.time() * 1000))
+            session.commit()
+        print(f"video vectors: {embedded or 0:,} videos embedded in {time.perf_counter() - started:.1f} s")
         rng = random.Random(args.seed + 1)
         with database.read_sessions() as session:
             users = {

@@ -21,6 +21,7 @@ try:
     from molodets.events import service as events
     from molodets.events.schemas import EventIn
     from molodets.feed import online, vectors
+    from molodets.feed.ranking import RankWeights
     from molodets.feed.recommender import SlateCache, ViewerRef, build_page
     from molodets.feed.tasks import VECTOR_MINUTES
     from molodets.migrations import alembic_config
@@ -48,13 +49,22 @@ def sim_ms(seconds: float) -> int:
 class MolodetsPolicy:
     """Drives `molodets.feed.recommender.build_page` and `molodets.events.service.write`."""
 
-    def __init__(self, world: World, seed: int, workdir: Path, *, realtime: bool) -> None:
+    def __init__(
+        self,
+        world: World,
+        seed: int,
+        workdir: Path,
+        *,
+        realtime: bool,
+        weights: dict[str, float] | None = None,
+    ) -> None:
         if MISSING:
             raise PolicyUnavailableError(MISSING)
         self.name = "molodets" if realtime else "molodets_daily"
         self.world = world
         self.realtime = realtime
         self.rng = np.random.default_rng([seed, 7])
+        self.weights = RankWeights.from_mapping(weights or {})
         self.slates = SlateCache()  # as a web process keeps them, on simulated time
         self.stats = RealStats()
         path = workdir / f"{self.name}-{seed}.sqlite3"
@@ -166,6 +176,7 @@ class MolodetsPolicy:
                 exclude=exclude,
                 rng=self.rng,
                 slates=self.slates,
+                weights=self.weights,
             )
             ids = result.items
         self.cursor[user] = result.next_cursor
@@ -251,7 +262,7 @@ class MolodetsPolicy:
     def _write(self, rows: list[dict[str, object]], follows: list[tuple[int, int]], now_s: float) -> None:
         started = time.perf_counter()
         with self.db.sessions() as session:
-            events.write(session, rows, now_ms=sim_ms(now_s))
+            events.write(session, rows, now_ms=sim_ms(now_s), weights=self.weights)
             for follower_id, followee_id in follows:
                 social.add_follow(session, follower_id=follower_id, followee_id=followee_id)
             session.commit()

@@ -5,13 +5,14 @@ seed inside the task, so all policies of a seed meet the same users, sessions an
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,9 @@ class Trace:
     real: RealStats | None = None  # the real recommender's own figures
 
 
-def make_policy(name: str, world: World, seed: int, viewers: dict[int, Viewer], workdir: Path) -> Policy:
+def make_policy(
+    name: str, world: World, seed: int, viewers: dict[int, Viewer], workdir: Path, weights: dict[str, float]
+) -> Policy:
     if name in ("random", GATE):
         return RandomPolicy(world, seed)
     if name == "popularity":
@@ -74,11 +77,11 @@ def make_policy(name: str, world: World, seed: int, viewers: dict[int, Viewer], 
     if name == "oracle":
         return OraclePolicy(world, seed, viewers)
     if name in REAL_POLICIES:
-        return MolodetsPolicy(world, seed, workdir, realtime=name == "molodets")
+        return MolodetsPolicy(world, seed, workdir, realtime=name == "molodets", weights=weights)
     raise ValueError(f"unknown policy {name!r}")
 
 
-def simulate(name: str, size: WorldSize, seed: int, workdir: Path) -> Trace:
+def simulate(name: str, size: WorldSize, seed: int, workdir: Path, weights: dict[str, float]) -> Trace:
     """One policy through one seed's whole simulated period."""
     started = time.perf_counter()
     world = World(size, seed)
@@ -88,7 +91,7 @@ def simulate(name: str, size: WorldSize, seed: int, workdir: Path) -> Trace:
         key: [] for key in ("session", "user", "video", "at", "watched", "utility")
     }
     flags: dict[str, list[bool]] = {key: [] for key in FLAGS}
-    policy = make_policy(name, world, seed, viewers, workdir)
+    policy = make_policy(name, world, seed, viewers, workdir, weights)
     try:
         next_upload = world.first_upload
         policy.publish(list(range(world.first_upload)), 0.0)
@@ -167,12 +170,12 @@ def simulate(name: str, size: WorldSize, seed: int, workdir: Path) -> Trace:
     return trace
 
 
-def _task(job: tuple[str, WorldSize, int, str]) -> Trace:
+def _task(job: tuple[str, WorldSize, int, str, dict[str, float]]) -> Trace:
     """A pool worker's unit; a failure becomes the trace's `error`, never a lost run."""
-    name, size, seed, workdir = job
+    name, size, seed, workdir, weights = job
     started = time.perf_counter()
     try:
-        return simulate(name, size, seed, Path(workdir))
+        return simulate(name, size, seed, Path(workdir), weights)
     except PolicyUnavailableError as exc:
         return Trace(policy=name, seed=seed, error=str(exc), seconds=time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - the real recommender is being written; report, go on
@@ -186,15 +189,23 @@ def _task(job: tuple[str, WorldSize, int, str]) -> Trace:
         )
 
 
-def run_all(policies: list[str], size: WorldSize, seeds: list[int], jobs: int, workdir: Path) -> list[Trace]:
+def run_all(
+    policies: list[str],
+    size: WorldSize,
+    seeds: list[int],
+    jobs: int,
+    workdir: Path,
+    weights: dict[str, float] | None = None,
+) -> list[Trace]:
     """All tasks, the slow real recommender first so the pool's two lanes end together."""
-    tasks = [(name, size, seed, str(workdir)) for name in policies for seed in seeds]
+    weights = weights or {}
+    tasks = [(name, size, seed, str(workdir), weights) for name in policies for seed in seeds]
     # The gate's world keeps this run's constants but is never smaller than the default one: a
     # tiny catalogue's few creators would make its rates the luck of one draw.
     gate_size = replace(
         size, users=max(size.users * 4, GATE_MIN_USERS), videos=max(size.videos, WorldSize().videos)
     )
-    tasks += [(GATE, gate_size, seed, str(workdir)) for seed in seeds]
+    tasks += [(GATE, gate_size, seed, str(workdir), weights) for seed in seeds]
     tasks.sort(key=lambda task: task[0] not in REAL_POLICIES)
     traces: list[Trace] = []
     # fork: workers inherit the imported modules (and work when run as a plain script).
@@ -228,7 +239,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--db-dir", type=Path, help="keep the real recommender's SQLite files here (default: a temp dir)"
     )
+    parser.add_argument(
+        "--weights",
+        default="{}",
+        help="ranking weights to change, as MOLODETS_FEED_WEIGHTS: '{\"interest\": 4}'",
+    )
     args = parser.parse_args(argv)
+    try:
+        args.weight_values = {name: float(value) for name, value in json.loads(args.weights).items()}
+    except (ValueError, TypeError, AttributeError):
+        parser.error(f"--weights: not a JSON object of numbers: {args.weights}")
+    from molodets.feed.ranking import RankWeights
+
+    unknown_weights = sorted(set(args.weight_values) - {weight.name for weight in fields(RankWeights)})
+    if unknown_weights:
+        parser.error(f"--weights: unknown names: {', '.join(unknown_weights)}")
     names = [name.strip() for name in args.policies.split(",") if name.strip()]
     unknown = sorted(set(names) - set(POLICIES))
     if unknown:
@@ -263,10 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if args.db_dir:
         args.db_dir.mkdir(parents=True, exist_ok=True)
-        traces = run_all(args.policy_names, size, seeds, max(1, args.jobs), args.db_dir.resolve())
+        traces = run_all(
+            args.policy_names, size, seeds, max(1, args.jobs), args.db_dir.resolve(), args.weight_values
+        )
     else:
         with tempfile.TemporaryDirectory(prefix="feedsim-") as workdir:
-            traces = run_all(args.policy_names, size, seeds, max(1, args.jobs), Path(workdir))
+            traces = run_all(
+                args.policy_names, size, seeds, max(1, args.jobs), Path(workdir), args.weight_values
+            )
     summary = summarise(traces, size, seeds)
     print_report(summary, stream=sys.stdout)
     plot(summary, args.plot)
