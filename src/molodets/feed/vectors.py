@@ -38,6 +38,7 @@ MIN_VIDEOS = 2 * VIDEOS_PER_DIMENSION  # fewer paired videos teach nothing an em
 CONTEXT_SMOOTHING = 0.75  # PPMI's context-distribution smoothing (Levy, Goldberg & Dagan 2015)
 RECENCY = 0.8  # weight of a positive relative to the next newer one in the viewer's vector
 NEAREST_LIMIT = 60  # candidates from the nearest-neighbour search
+READ_CHUNK = 100_000  # pairs read at a time when training
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,13 @@ def train(session: Session, *, now_ms: int, dimensions: int = DIMENSIONS) -> int
     """Learn the vectors from every co-engagement pair and store them as the newest model (the
     older ones are deleted). Returns the number of videos embedded, None when there are too few
     pairs to learn from (the previous model, if any, stays)."""
-    pairs = session.execute(
-        select(CoEngagement.video_id, CoEngagement.neighbour_id, CoEngagement.weight)
-    ).all()
-    if not pairs:
+    statement = select(CoEngagement.video_id, CoEngagement.neighbour_id, CoEngagement.weight)
+    # Streamed into arrays a chunk at a time: millions of pairs as Python tuples would not fit.
+    result = session.execute(statement, execution_options={"yield_per": READ_CHUNK})
+    parts = [np.array(part, dtype=np.float64) for part in result.partitions()]
+    if not parts:
         return None
-    table = np.array(pairs, dtype=np.float64)
+    table = np.concatenate(parts)
     ids, index = np.unique(table[:, :2].astype(np.int64), return_inverse=True)
     index = index.reshape(-1, 2)
     if len(ids) < MIN_VIDEOS:
