@@ -24,6 +24,7 @@ try:
     from molodets.feed.ranking import RankWeights
     from molodets.feed.recommender import SlateCache, ViewerRef, build_page
     from molodets.feed.tasks import VECTOR_MINUTES
+    from molodets.logging import configure_logging
     from molodets.migrations import alembic_config
     from molodets.social import service as social
     from molodets.videos.models import Stage, Video, VideoStatus, Visibility
@@ -60,6 +61,7 @@ class MolodetsPolicy:
     ) -> None:
         if MISSING:
             raise PolicyUnavailableError(MISSING)
+        configure_logging(level="WARNING")  # what the recommender logs would bury the progress lines
         self.name = "molodets" if realtime else "molodets_daily"
         self.world = world
         self.realtime = realtime

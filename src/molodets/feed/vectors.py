@@ -93,15 +93,21 @@ def train(session: Session, *, now_ms: int, dimensions: int = DIMENSIONS) -> int
     statement = select(CoEngagement.video_id, CoEngagement.neighbour_id, CoEngagement.weight)
     # Streamed into arrays a chunk at a time: millions of pairs as Python tuples would not fit.
     result = session.execute(statement, execution_options={"yield_per": READ_CHUNK})
-    parts = [np.array(part, dtype=np.float64) for part in result.partitions()]
-    if not parts:
+    pairs: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for part in result.partitions():
+        # Ids stay int64: as float64 (one array with the weights) they would lose their low bits.
+        pairs.append(
+            np.array([(video_id, neighbour_id) for video_id, neighbour_id, _ in part], dtype=np.int64)
+        )
+        weights.append(np.array([weight for _, _, weight in part], dtype=np.float64))
+    if not pairs:
         return None
-    table = np.concatenate(parts)
-    ids, index = np.unique(table[:, :2].astype(np.int64), return_inverse=True)
+    ids, index = np.unique(np.concatenate(pairs), return_inverse=True)
     index = index.reshape(-1, 2)
     if len(ids) < MIN_VIDEOS:
         return None
-    counts = csr_matrix((table[:, 2], (index[:, 0], index[:, 1])), shape=(len(ids), len(ids)))
+    counts = csr_matrix((np.concatenate(weights), (index[:, 0], index[:, 1])), shape=(len(ids), len(ids)))
     vectors = _embed(counts, min(dimensions, len(ids) // VIDEOS_PER_DIMENSION))
     session.execute(delete(VectorModel))
     session.add(
