@@ -32,16 +32,20 @@ DEMO_CREATORS = (
 
 @job(queue=DEFAULT_QUEUE, retries=2)
 def make_demo_video(ctx: JobContext, index: int, username: str) -> None:
-    """Generate demo clip `index` and publish it as `username`, like an upload from a phone."""
-    author = service.get_user_by_username(ctx.session, username)
-    if author is None:
-        return
+    """Generate demo clip `index` and publish it as `username`, like an upload from a phone.
+
+    The clip is made before the job's first statement: on SQLite that statement takes the only
+    write lock, and the other jobs (the other clips, the transcodes) waited on it for as long as
+    ffmpeg ran, some past their 15-second busy timeout ("database is locked", then a retry)."""
     clip = DEMO_CLIPS[index]
     work = ctx.runtime.settings.data_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     path = make_demo_clip(
         clip, index, work / f"demo-{index}.mp4", ffmpeg=ffmpeg_executable(ctx.runtime.settings.ffmpeg_path)
     )
+    author = service.get_user_by_username(ctx.session, username)
+    if author is None:
+        return
     upload = uploads.do_import_file(
         ctx.session, ctx.runtime.settings, user_id=author.id, source=path, filename=f"demo-{index}.mp4"
     )
