@@ -11,7 +11,7 @@ factorisation a worker runs periodically (`feed.tasks.train_video_vectors`).
 
 The viewer's vector is computed per slate, in real time, from their latest positives: the
 recency-weighted mean of those videos' vectors. Its nearest videos (cosine, an exact search
-over the whole matrix, about a millisecond for 100,000 videos) are a candidate source, and the
+over the whole matrix, about 2 ms for 100,000 videos) are a candidate source, and the
 similarity of every candidate lifts its value. The model is one row in the database, so every
 process serves the same one; a process loads it when a newer one appears.
 """
@@ -86,7 +86,7 @@ class Vectors:
         return self.ids[best[np.isfinite(scores[best])]].tolist()  # type: ignore[no-any-return]
 
 
-def train(session: Session, *, now_ms: int, dimensions: int = DIMENSIONS) -> int | None:
+def train(session: Session, *, now_ms: int) -> int | None:
     """Learn the vectors from every co-engagement pair and store them as the newest model (the
     older ones are deleted). Returns the number of videos embedded, None when there are too few
     pairs to learn from (the previous model, if any, stays)."""
@@ -108,7 +108,7 @@ def train(session: Session, *, now_ms: int, dimensions: int = DIMENSIONS) -> int
     if len(ids) < MIN_VIDEOS:
         return None
     counts = csr_matrix((np.concatenate(weights), (index[:, 0], index[:, 1])), shape=(len(ids), len(ids)))
-    vectors = _embed(counts, min(dimensions, len(ids) // VIDEOS_PER_DIMENSION))
+    vectors = _embed(counts, min(DIMENSIONS, len(ids) // VIDEOS_PER_DIMENSION))
     session.execute(delete(VectorModel))
     session.add(
         VectorModel(
