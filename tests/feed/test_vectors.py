@@ -6,6 +6,8 @@ database, one row, and loaded by a process once per model."""
 from __future__ import annotations
 
 import itertools
+import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -149,3 +151,31 @@ def test_the_interest_vector_brings_what_no_other_source_offers(
         assert len(places) >= 8, (places, len(far_end))
         assert min(places) < 8, places
     assert not set(page_ids(db, viewer, limit=30)) & liked_ids
+
+
+def test_the_training_job_holds_no_write_lock_while_it_factorises(
+    runtime: Runtime, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a job's own session takes the only write lock at its first statement: had the
+    job read the pairs there, the event writer, likes and comments would wait for the whole
+    factorisation (seconds at 100,000 videos), past their busy timeout."""
+    pair(db, audience(ids(60), viewers=30))
+    db.rollback()
+    written: list[float] = []
+    factorise = vectors._embed
+
+    def embed_while_another_writes(counts: Any, dimensions: int) -> Any:
+        started = time.monotonic()
+        with runtime.db.sessions() as other:
+            other.merge(CoEngagement(video_id=1, neighbour_id=2, weight=1.0))
+            other.commit()
+        written.append(time.monotonic() - started)
+        return factorise(counts, dimensions)
+
+    monkeypatch.setattr(vectors, "_embed", embed_while_another_writes)
+    run_job_directly(runtime, train_video_vectors)
+    assert written
+    assert written[0] < 2.0, written  # not queued behind the job's transaction
+    model = vectors.current(db)
+    assert model is not None
+    assert len(model.ids) == 60

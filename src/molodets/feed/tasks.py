@@ -31,5 +31,11 @@ def train_video_vectors(ctx: JobContext) -> None:
     New pairs arrive with every batch of events; a video's vector can wait this long, since
     until it has one the other candidate sources (newest, hashtags, neighbours) carry it."""
     started = time.perf_counter()
-    videos = vectors.train(ctx.session, now_ms=int(time.time() * 1000))
+    # Learnt in a read session: the job's own would take SQLite's write lock at its first
+    # statement and hold it while the pairs are factorised, every other writer waiting.
+    with ctx.runtime.db.read_sessions() as session:
+        learned = vectors.learn(session)
+    if learned is not None:
+        vectors.store(ctx.session, *learned, now_ms=int(time.time() * 1000))
+    videos = None if learned is None else len(learned[0])
     ctx.log.info("feed_vectors_trained", videos=videos, seconds=round(time.perf_counter() - started, 2))

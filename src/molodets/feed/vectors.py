@@ -87,9 +87,19 @@ class Vectors:
 
 
 def train(session: Session, *, now_ms: int) -> int | None:
-    """Learn the vectors from every co-engagement pair and store them as the newest model (the
-    older ones are deleted). Returns the number of videos embedded, None when there are too few
-    pairs to learn from (the previous model, if any, stays)."""
+    """`learn` and `store` in one session: for a caller that has the database to itself (the
+    simulator, benchmarks). Returns the number of videos embedded, or None (see `learn`)."""
+    learned = learn(session)
+    if learned is None:
+        return None
+    store(session, *learned, now_ms=now_ms)
+    return len(learned[0])
+
+
+def learn(session: Session) -> tuple[np.ndarray, np.ndarray] | None:
+    """The vectors of every paired video (ids ascending, their rows), from every co-engagement
+    pair; None when there are too few pairs to learn from. Only reads: give it a read session,
+    so that no write lock is held while it factorises (seconds at 100,000 videos)."""
     statement = select(CoEngagement.video_id, CoEngagement.neighbour_id, CoEngagement.weight)
     # Streamed into arrays a chunk at a time: millions of pairs as Python tuples would not fit.
     result = session.execute(statement, execution_options={"yield_per": READ_CHUNK})
@@ -108,7 +118,11 @@ def train(session: Session, *, now_ms: int) -> int | None:
     if len(ids) < MIN_VIDEOS:
         return None
     counts = csr_matrix((np.concatenate(weights), (index[:, 0], index[:, 1])), shape=(len(ids), len(ids)))
-    vectors = _embed(counts, min(DIMENSIONS, len(ids) // VIDEOS_PER_DIMENSION))
+    return ids, _embed(counts, min(DIMENSIONS, len(ids) // VIDEOS_PER_DIMENSION))
+
+
+def store(session: Session, ids: np.ndarray, vectors: np.ndarray, *, now_ms: int) -> None:
+    """Make these vectors the newest model (the older ones are deleted)."""
     session.execute(delete(VectorModel))
     session.add(
         VectorModel(
@@ -118,7 +132,6 @@ def train(session: Session, *, now_ms: int) -> int | None:
             vectors=vectors.astype("<f4").tobytes(),
         )
     )
-    return len(ids)
 
 
 def _embed(counts: csr_matrix, dimensions: int) -> np.ndarray:
