@@ -314,12 +314,11 @@ def _build_slate(
         else []
     )
     pool, neighbours = _candidate_ids(session, viewer, profile, interest, avoid, followed[:FOLLOWED_AUTHORS])
-    model = vectors.current(session)
-    taste = model.viewer_vector(list(seeds)) if model is not None and seeds else None
+    # A viewer without positives has no vector: the model is not even looked up for them.
+    model = vectors.current(session) if seeds else None
+    taste = model.viewer_vector(list(seeds)) if model is not None else None
     if model is not None and taste is not None:
-        nearest = np.array(
-            model.nearest(taste, 2 * vectors.NEAREST_LIMIT, leave_out=[*seeds]), dtype=np.int64
-        )
+        nearest = model.nearest(taste, 2 * vectors.NEAREST_LIMIT, leave_out=[*seeds])
         pool.update(nearest[~_played(session, viewer, nearest)][: vectors.NEAREST_LIMIT].tolist())
     candidates = _visible(session, pool - set(avoid), viewer, hidden, now_ms)
     table = np.array([candidate.counters for candidate in candidates], dtype=np.float64).reshape(

@@ -75,7 +75,7 @@ class Vectors:
         scores[known] = self.matrix[rows[known]] @ vector
         return scores
 
-    def nearest(self, vector: np.ndarray, count: int, leave_out: list[int]) -> list[int]:
+    def nearest(self, vector: np.ndarray, count: int, leave_out: list[int]) -> np.ndarray:
         """The ids of the `count` videos closest to `vector`, best first, none of `leave_out`."""
         scores = self.matrix @ vector
         left_out = self.rows_of(np.array(leave_out, dtype=np.int64))
@@ -83,7 +83,8 @@ class Vectors:
         count = min(count, len(scores))
         best = np.argpartition(-scores, count - 1)[:count]
         best = best[np.argsort(-scores[best], kind="stable")]
-        return self.ids[best[np.isfinite(scores[best])]].tolist()  # type: ignore[no-any-return]
+        found: np.ndarray = self.ids[best[np.isfinite(scores[best])]]
+        return found
 
 
 def train(session: Session, *, now_ms: int) -> int | None:
