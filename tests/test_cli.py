@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -11,12 +12,17 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
+from molodets.cli import SHUTDOWN_GRACE_SECONDS
+from molodets.notifications.realtime import hub_directory
 from tests.factories.accounts import DEFAULT_PASSWORD
+from tests.mediaclips import make_clip
+from tests.notifications.test_realtime import event_stream
 
 
 def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -222,3 +228,80 @@ def test_web_with_several_worker_processes_and_a_separate_worker(tmp_path: Path)
     assert web.returncode == 0, web_output
     assert worker.returncode == 0, worker_output
     assert "worker consuming default, media" in worker_output
+
+
+def _ready_video_through(base: str, token: str, clip: Path) -> int:
+    """Upload `clip` in one request, publish it, and wait until a job consumer made it ready."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with clip.open("rb") as file:
+        upload = httpx.post(
+            f"{base}/api/v1/uploads/simple", headers=headers, files={"file": ("clip.mp4", file)}, timeout=30
+        )
+    assert upload.status_code == 201, upload.text
+    published = httpx.post(f"{base}/api/v1/videos", json={"upload_id": upload.json()["id"]}, headers=headers)
+    assert published.status_code == 201, published.text
+    video_id = int(published.json()["id"])
+    deadline = time.monotonic() + 90
+    while httpx.get(f"{base}/api/v1/videos/{video_id}", headers=headers).json()["status"] != "ready":
+        assert time.monotonic() < deadline, "the video was not made ready within 90 s"
+        time.sleep(0.3)
+    return video_id
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_serve_with_one_or_several_web_processes(tmp_path: Path, processes: int) -> None:
+    """`molodets serve --workers N`: N web processes over one SQLite file, the job consumers in
+    their supervisor (or in the one process), live notifications crossing between them through
+    the socket hub, and a stop that ends the open streams instead of waiting for them."""
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = ("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(processes))
+    process = start_process(data_dir, *command)
+    hub = hub_directory(data_dir)
+    try:
+        assert wait_until_ready(process, base).status_code == 200
+        tokens = {}
+        for name in ("maker", "liker"):
+            account = {"username": name, "password": DEFAULT_PASSWORD}
+            assert httpx.post(f"{base}/api/v1/accounts", json=account).status_code == 201
+            login = {"login": name, "password": DEFAULT_PASSWORD, "name": "cli"}
+            tokens[name] = httpx.post(f"{base}/api/v1/tokens", json=login).json()["token"]
+        # The supervisor (it runs the jobs) and the web processes, its children, joined the hub.
+        joined = {int(path.name.split("-")[0]) for path in hub.iterdir()}
+        assert len(joined) == (1 if processes == 1 else 1 + processes)
+        assert process.pid in joined
+        assert joined - {process.pid} <= set(_children(process.pid))
+
+        video_id = _ready_video_through(base, tokens["maker"], make_clip(tmp_path / "clip.mp4", seconds=1))
+
+        # The maker's pages hold streams on connections of their own, answered by either process;
+        # a like through yet another connection reaches every one of them.
+        headers = {"Authorization": f"Bearer {tokens['maker']}", "Accept-Language": "en"}
+        with ExitStack() as stack:
+            streams = [stack.enter_context(event_stream(base, headers)) for _ in range(6)]
+            for events in streams:
+                assert events.get(timeout=10)["unread_count"] == 0
+            liker = {"Authorization": f"Bearer {tokens['liker']}"}
+            liked = httpx.put(f"{base}/api/v1/videos/{video_id}/like", headers=liker)
+            assert liked.status_code == 200
+            for events in streams:
+                assert events.get(timeout=10)["unread_count"] == 1
+        stopping = time.monotonic()
+    finally:
+        output = stop(process)
+    assert process.returncode == 0, output
+    assert time.monotonic() - stopping < SHUTDOWN_GRACE_SECONDS  # the streams did not hold it
+    assert f"Molodets is running on {base}" in output
+    assert "Traceback" not in output, output
+    assert not hub.exists()  # every process left the hub
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found

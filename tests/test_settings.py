@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from molodets.feed.ranking import RankWeights
-from molodets.settings import SettingsError, load_settings
+from molodets.settings import Settings, SettingsError, load_settings
 
 
 def test_embedded_defaults_live_in_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,3 +112,24 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path, monkeypatch: pyte
     assert len(first) >= 32
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     assert load_settings(data_dir=tmp_path, secret_key="k" * 40).key == "k" * 40
+
+
+def test_processes_starting_at_once_agree_on_one_secret_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`molodets serve --workers N` starts its processes together on a new data dir."""
+    monkeypatch.delenv("MOLODETS_SECRET_KEY", raising=False)
+    for attempt in range(10):
+        data_dir = tmp_path / str(attempt)
+        starters = [load_settings(data_dir=data_dir) for _ in range(8)]
+        start = threading.Barrier(len(starters))
+
+        def key_of(settings: Settings, start: threading.Barrier = start) -> str:
+            start.wait()
+            return settings.key
+
+        with ThreadPoolExecutor(len(starters)) as pool:
+            keys = set(pool.map(key_of, starters))
+        assert len(keys) == 1
+        assert len(keys.pop()) >= 32
+        assert [path.name for path in data_dir.iterdir()] == ["secret_key"]  # no draft left

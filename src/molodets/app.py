@@ -20,6 +20,7 @@ from molodets.errors import install_error_handlers
 from molodets.events import api as events_api
 from molodets.feed import api as feed_api
 from molodets.notifications import api as notifications_api
+from molodets.notifications.realtime import end_streams_at_exit_signals
 from molodets.observability import BodyLimitMiddleware, RequestContextMiddleware
 from molodets.runtime import Runtime
 from molodets.social import api as social_api
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        end_streams_at_exit_signals(runtime.notifier)
         yield
         await run_in_threadpool(runtime.close)
 

@@ -42,6 +42,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "processes", None) is not None:
+        overrides["web_processes"] = args.processes
     settings = load_settings(**overrides)
     configure_logging(fmt=settings.log_format, level=settings.log_level)
     return settings
@@ -61,6 +63,7 @@ SHUTDOWN_GRACE_SECONDS = 5
 
 
 def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
+    """One process: the app (and with `with_jobs` the job consumers and the scheduler)."""
     from molodets.app import create_app, tune_memory_for_serving
     from molodets.runtime import build_runtime
 
@@ -85,42 +88,64 @@ def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
             runtime.jobs.stop_consumers()
 
 
-def cmd_serve(args: argparse.Namespace) -> None:
-    """Embedded mode: web, job consumers and the periodic scheduler in one process."""
-    from molodets.migrations import upgrade
+def _run_processes(settings: Settings, *, with_jobs: bool) -> None:
+    """`web_processes` app processes, started (and restarted if one dies) by uvicorn, each
+    building its own runtime from the environment; with `with_jobs`, the job consumers and the
+    scheduler run in this supervising process. Live notifications cross between them through
+    Redis or, without it, the data dir's socket hub (notifications/realtime.py)."""
+    from molodets.runtime import build_runtime
 
-    settings = _settings(args)
-    if settings.is_sqlite:
-        # One process owns its SQLite file, so migrating at start is safe here (unlike N web
-        # processes on PostgreSQL racing each other, which run `molodets migrate` once instead).
-        upgrade(settings)
-    _run_uvicorn(settings, with_jobs=True)
-
-
-def cmd_web(args: argparse.Namespace) -> None:
-    """Scale-out web process: no job consumers, no migrations. With --workers N, uvicorn forks
-    N processes, each building its own runtime."""
-    settings = _settings(args)
-    if args.workers and args.workers > 1:
-        if configured_node() is not None:
-            # Every worker would read the same node and could make the same IDs.
-            raise SettingsError("MOLODETS_NODE_ID names one process: leave it unset with --workers")
-        print(
-            f"Molodets web is running on http://{settings.host}:{settings.port} ({args.workers} workers)",
-            flush=True,
-        )
+    if configured_node() is not None:
+        # Every process would read the same node and could make the same IDs.
+        raise SettingsError("MOLODETS_NODE_ID names one process: leave it unset with several web processes")
+    runtime = build_runtime(settings) if with_jobs else None
+    if runtime is not None:
+        runtime.jobs.start_consumers(settings.job_workers)
+    print(
+        f"Molodets is running on http://{settings.host}:{settings.port} "
+        f"({settings.web_processes} web processes)  (Ctrl+C to stop)",
+        flush=True,
+    )
+    try:
         uvicorn.run(
             "molodets.app:app_from_environment",
             factory=True,
             host=settings.host,
             port=settings.port,
-            workers=args.workers,
+            workers=settings.web_processes,
             log_config=None,
             proxy_headers=True,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
-        return
-    _run_uvicorn(settings, with_jobs=False)
+    finally:
+        if runtime is not None:
+            runtime.close()
+
+
+def _serve(settings: Settings, *, with_jobs: bool) -> None:
+    if settings.web_processes > 1:
+        _run_processes(settings, with_jobs=with_jobs)
+    else:
+        _run_uvicorn(settings, with_jobs=with_jobs)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Embedded mode: web, job consumers and the periodic scheduler in one process (with
+    `--workers N`, N web processes and the jobs in their supervisor)."""
+    from molodets.migrations import upgrade
+
+    settings = _settings(args)
+    if settings.is_sqlite:
+        # One command owns its SQLite file, so migrating at start is safe here (unlike N web
+        # machines on PostgreSQL racing each other, which run `molodets migrate` once instead).
+        upgrade(settings)
+    _serve(settings, with_jobs=True)
+
+
+def cmd_web(args: argparse.Namespace) -> None:
+    """Scale-out web process: no job consumers, no migrations. With --workers N, uvicorn starts
+    N processes, each building its own runtime."""
+    _serve(_settings(args), with_jobs=False)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -270,8 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub = add(name, handler, text)
         sub.add_argument("--host", help="address to bind (default 127.0.0.1, or MOLODETS_HOST)")
         sub.add_argument("--port", type=int, help="port to bind (default 8000, or MOLODETS_PORT)")
-        if name == "web":
-            sub.add_argument("--workers", type=int, help="number of web processes to fork")
+        sub.add_argument(
+            "--workers",
+            dest="processes",
+            type=int,
+            help="web processes to run (default 1, or MOLODETS_WEB_PROCESSES)",
+        )
 
     worker = add("worker", cmd_worker, "run job consumers (scale-out mode)")
     worker.add_argument(

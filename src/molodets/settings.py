@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     avatar_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     request_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     job_workers: int = Field(default=2, ge=1, le=64)
+    # Web processes of `serve` and `web`: the interpreter runs Python on one core at a time.
+    web_processes: int = Field(default=1, ge=1, le=64)
 
     # Media. The bundled static ffmpeg (imageio-ffmpeg) unless a path is given.
     ffmpeg_path: str | None = None
@@ -197,13 +199,18 @@ class Settings(BaseSettings):
             pass
         self.data_dir.mkdir(parents=True, exist_ok=True)
         generated = secrets.token_urlsafe(48)
-        # O_EXCL: two processes starting at once must agree on one key.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text(encoding="ascii").strip()
+        # Written whole under a name of its own, then linked into place: two processes starting
+        # at once agree on one key, and neither can read a file the other has not written yet.
+        draft = path.with_name(f"{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(generated)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_text(encoding="ascii").strip()
+        finally:
+            draft.unlink()
         return generated
 
 

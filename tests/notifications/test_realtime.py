@@ -1,14 +1,18 @@
 """Live notifications over Server-Sent Events: a like reaches the recipient's open stream at
-once; with Redis, a like served by one web process reaches a stream held by another."""
+once; a like served by one web process reaches a stream held by another, through Redis or,
+without it, the data dir's socket hub."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from molodets.app import create_app
 from molodets.notifications.api import STREAMS_PER_USER
-from molodets.notifications.realtime import LocalHub, RedisHub
+from molodets.notifications.realtime import LocalHub, RedisHub, SocketHub, hub_directory
 from molodets.runtime import Runtime, build_runtime
 from molodets.settings import Settings
 from tests.conftest import service_unavailable
@@ -141,15 +145,21 @@ def redis_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"redis_url": url})
 
 
+@pytest.mark.parametrize("fan_out", ["redis", "socket"])
 def test_a_like_on_one_web_process_reaches_a_stream_on_another(
-    runtime: Runtime, redis_settings: Settings, db: Session
+    runtime: Runtime, settings: Settings, db: Session, fan_out: str, request: pytest.FixtureRequest
 ) -> None:
-    """Two runtimes over one database and one Redis, as two `molodets web` processes are."""
+    """Two runtimes over one database, as two web processes are: with one Redis (scale-out), or
+    with none and one data dir (`molodets serve --workers 2`)."""
+    if fan_out == "redis":
+        shared, hub_type = request.getfixturevalue("redis_settings"), RedisHub
+    else:
+        shared, hub_type = settings.model_copy(update={"redis_url": None}), SocketHub
     author, fan = make_user(db), make_user(db, display_name="Fan")
     video = make_ready_video(db, author)
-    web_a, web_b = build_runtime(redis_settings), build_runtime(redis_settings)
-    assert isinstance(web_a.notifier, RedisHub)
-    assert isinstance(web_b.notifier, RedisHub)
+    web_a, web_b = build_runtime(shared), build_runtime(shared)
+    assert isinstance(web_a.notifier, hub_type)
+    assert isinstance(web_b.notifier, hub_type)
     headers = bearer(db, author) | {"Accept-Language": "en"}
     try:
         with live_server(web_a) as url_a, live_server(web_b) as url_b, event_stream(url_b, headers) as events:
@@ -161,3 +171,43 @@ def test_a_like_on_one_web_process_reaches_a_stream_on_another(
     finally:
         web_a.close()
         web_b.close()
+
+
+def test_the_socket_hub_forgets_processes_that_ended_without_closing(tmp_path: Path) -> None:
+    """A killed process leaves its socket file behind: the next publish removes it, and a
+    closed hub removes its own."""
+    directory = hub_directory(tmp_path)
+    directory.mkdir(mode=0o700)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    stale.bind(str(directory / "stale"))
+    stale.close()  # bound, then gone without unlinking: as after SIGKILL
+    publisher, listener = SocketHub(directory), SocketHub(directory)
+    try:
+        assert len(list(directory.iterdir())) == 3
+        publisher.publish(42)
+        assert sorted(path.name for path in directory.iterdir()) == sorted(
+            [Path(publisher._address).name, Path(listener._address).name]
+        )
+    finally:
+        publisher.close()
+        listener.close()
+    assert not directory.exists()  # the last one out removes the directory
+
+
+def test_a_ping_crosses_between_socket_hubs(tmp_path: Path) -> None:
+    directory = hub_directory(tmp_path)
+    a, b = SocketHub(directory), SocketHub(directory)
+
+    async def listen() -> None:
+        async with b.subscribe(7) as pings, a.subscribe(7) as own, b.subscribe(8) as other:
+            a.publish(7)
+            assert await asyncio.wait_for(pings.get(), WAIT) == 7
+            assert await asyncio.wait_for(own.get(), WAIT) == 7  # its own streams, directly
+            await asyncio.sleep(0.1)
+            assert (pings.qsize(), own.qsize(), other.qsize()) == (0, 0, 0)
+
+    try:
+        asyncio.run(listen())
+    finally:
+        a.close()
+        b.close()
