@@ -88,6 +88,14 @@ def _process_tree(roots: list[int]) -> set[int]:
     return tree
 
 
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None and stat[0] == parent:
+            found.append(int(entry.name))
+    return found
+
+
 @dataclass(frozen=True)
 class Sample:
     at: float  # time.monotonic()
@@ -156,9 +164,10 @@ class Sampler:
 
 @contextmanager
 def embedded(
-    workdir: Path, media: MediaFiles, spec: Spec, *, log: Path
+    workdir: Path, media: MediaFiles, spec: Spec, *, log: Path, processes: int = 1
 ) -> Iterator[tuple[Target, Catalogue]]:
-    """Migrate a fresh data dir, seed it, start `molodets serve`, and stop it (SIGINT) at the end."""
+    """Migrate a fresh data dir, seed it, start `molodets serve [--workers N]`, and stop it
+    (SIGINT) at the end."""
     data_dir = workdir / "data"
     database_url = f"sqlite:///{data_dir / 'molodets.sqlite3'}"
     seeded: list[Catalogue] = []
@@ -173,16 +182,24 @@ def embedded(
     # Rate limits as in production (the other benchmarks turn them off): the load spreads over
     # many viewers, so only a client gone wrong would trip one, and the limiter's cost counts.
     overrides = {"MOLODETS_RATE_LIMITS": "on"}
-    with running_server_process(data_dir, log=log, env_overrides=overrides, prepare=prepare) as (
-        base,
-        process,
-    ):
+    with running_server_process(
+        data_dir, log=log, env_overrides=overrides, prepare=prepare, serve_workers=processes
+    ) as (base, process):
+        # The web processes (and multiprocessing's resource tracker) started with the server;
+        # what the jobs start later (ffmpeg, probes) counts as its children.
+        app = [process.pid, *_children(process.pid)] if processes > 1 else [process.pid]
+        description = "one `molodets serve` (SQLite, local media, job consumers in process)"
+        if processes > 1:
+            description = (
+                f"`molodets serve --workers {processes}` ({processes} web processes, job consumers in "
+                "their supervisor; SQLite, local media)"
+            )
         target = Target(
             mode="embedded",
             base_url=base,
-            pids=lambda: [process.pid],
+            pids=lambda: app,
             cpu_pids=lambda: [process.pid],
-            description="one `molodets serve` (SQLite, local media, job consumers in process)",
+            description=description,
             database_url=database_url,
             logs=[log],
         )

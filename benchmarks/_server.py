@@ -60,8 +60,10 @@ def running_server_process(
     env_overrides: dict[str, str] | None = None,
     prepare: Callable[[], None] | None = None,
     web_workers: int = 1,
+    serve_workers: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`running_server`, also yielding the server's process (for its CPU time and memory)."""
+    """`running_server`, also yielding the server's process (for its CPU time and memory). With
+    `serve_workers` above 1, `molodets serve --workers N` (the embedded mode's web processes)."""
     env = server_env(data_dir, env_overrides)
     subprocess.run([sys.executable, "-m", "molodets", "migrate"], env=env, check=True, capture_output=True)
     if prepare is not None:
@@ -70,6 +72,8 @@ def running_server_process(
     base = f"http://127.0.0.1:{port}"
     with Path(log or os.devnull).open("wb") as output:
         command = ["web", "--workers", str(web_workers)] if web_workers > 1 else ["serve"]
+        if serve_workers > 1:
+            command = ["serve", "--workers", str(serve_workers)]
         process = subprocess.Popen(
             [sys.executable, "-m", "molodets", *command, "--host", "127.0.0.1", "--port", str(port)],
             env=env,

@@ -1,8 +1,9 @@
 """Load and soak test: a bounded amount of traffic to a server this script starts on 127.0.0.1.
 
 Targets (`--mode`):
-- embedded (default): one `molodets serve` on a fresh data dir (SQLite, local media, job consumers
-  in process), seeded with a catalogue (benchmarks/_load_data.py: 3,000 people, 5,000 ready
+- embedded (default): `molodets serve --workers N` on a fresh data dir (SQLite, local media, job
+  consumers in the supervising process; `--processes N` web processes, default one per core),
+  seeded with a catalogue (benchmarks/_load_data.py: 3,000 people, 5,000 ready
   videos with renditions whose files exist, recommender state, 1,000 signed-in viewers with API
   tokens and 1,000 guests with their own cookie);
 - cluster: `molodets.cluster.Cluster` (moto S3, two `molodets web` behind nginx, two workers on
@@ -545,6 +546,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--scenario", choices=sorted(DEFAULTS), default="foryou")
     parser.add_argument("--mode", choices=("embedded", "cluster"), default="embedded")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help="embedded mode: web processes of `molodets serve --workers N` (default: one per core)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each measurement (not soak)")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the soak")
     parser.add_argument(
@@ -577,14 +583,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.clients = args.clients_list[-1]
     args.rate = args.rate or (rate * QUICK_RATE_SHARE if args.quick else rate)
     args.use_wrk = not args.no_wrk and wrk.available() is not None
+    if args.processes is not None and (args.mode != "embedded" or args.processes < 1):
+        raise SystemExit("--processes: a positive number, for the embedded mode")
+    if args.processes is None:
+        args.processes = os.cpu_count() or 1
     return args
 
 
 def start(
     args: argparse.Namespace, workdir: Path, media: MediaFiles, spec: Spec
 ) -> AbstractContextManager[Any]:
-    runner = cluster if args.mode == "cluster" else embedded
-    return runner(workdir, media, spec, log=workdir / "server.log")
+    if args.mode == "cluster":
+        return cluster(workdir, media, spec, log=workdir / "server.log")
+    return embedded(workdir, media, spec, log=workdir / "server.log", processes=args.processes)
 
 
 EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Exceeded)): (.{0,150})")
