@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-from molodets.ids import IdGenerator, id_timestamp_ms, new_id
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from molodets.ids import MAX_ID, IdGenerator, id_timestamp_ms, new_id, parse_id
+from tests.factories.accounts import bearer, make_user
 
 
 def test_ids_are_unique_and_increasing_across_threads() -> None:
@@ -39,3 +44,37 @@ def test_burst_beyond_the_sequence_borrows_the_next_millisecond() -> None:
     burst = [generator.next_id() for _ in range(10_000)]
     assert len(set(burst)) == len(burst)
     assert burst == sorted(burst)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", 1),
+        ("0009", 9),
+        (str(MAX_ID), MAX_ID),
+        (str(MAX_ID + 1), None),  # 19 digits, past a BIGINT
+        ("9" * 19, None),
+        ("1" * 20, None),
+        ("", None),
+        ("12x", None),
+        ("-5", None),
+        ("²", None),  # isdigit says yes, int says no
+        ("٣", None),  # a digit, not an ASCII one
+    ],
+)
+def test_id_text_names_an_id_only_within_a_bigint(text: str, expected: int | None) -> None:
+    assert parse_id(text) == expected
+
+
+def test_ids_past_a_bigint_are_not_found_not_a_server_error(client: TestClient, db: Session) -> None:
+    """A number the database cannot hold reached it: OverflowError, a 500 (found by the fuzzer)."""
+    headers = bearer(db, make_user(db))
+    for path in (f"/api/v1/videos/{MAX_ID + 1}", "/api/v1/videos/²", f"/api/v1/uploads/{MAX_ID + 1}"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 404, (path, response.text)
+    for body, url in (
+        ({"upload_id": str(10**19)}, "/api/v1/videos"),
+        ({"upload_id": "٣"}, "/api/v1/videos"),
+    ):
+        response = client.post(url, json=body, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (422, "validation_error"), response.text

@@ -17,6 +17,8 @@ NODE_BITS = 10
 SEQUENCE_BITS = 12
 MAX_NODE = (1 << NODE_BITS) - 1
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
+MAX_ID = (1 << 63) - 1  # a signed BIGINT
+ID_PATTERN = r"^[0-9]{1,19}$"
 
 
 class IdGenerator:
@@ -90,3 +92,20 @@ def first_id_at(ms: int) -> int:
     """The smallest ID made at or after epoch millisecond `ms`: IDs below it are older (a time
     cutoff over an ID column, its primary key)."""
     return max(ms - EPOCH_MS, 0) << (NODE_BITS + SEQUENCE_BITS)
+
+
+def parse_id(raw: str) -> int | None:
+    """The id an id's text (in a URL or a body) names, or None if it cannot be one: a number
+    past a BIGINT would overflow in the database (a 500), where the client deserves a 404 or a
+    422. Only ASCII digits: `int` refuses some characters `isdigit` accepts ("²")."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
+
+
+def check_id_text(raw: str) -> str:
+    """A pydantic validator (`AfterValidator`) of an id in a body: 422 for one that cannot be."""
+    if parse_id(raw) is None:
+        raise ValueError("not an id: up to 19 digits, at most 9223372036854775807")
+    return raw

@@ -22,6 +22,7 @@ from molodets.accounts.schemas import (
 )
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep
+from molodets.ids import parse_id
 from molodets.social import privacy
 from molodets.social import service as social
 
@@ -29,9 +30,10 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 def _parse_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 19:
+    number = parse_id(raw)
+    if number is None:
         raise Problem(404, "not_found", "No such object.")
-    return int(raw)
+    return number
 
 
 @router.post("/accounts", status_code=201, response_model=AccountOut)

@@ -20,6 +20,7 @@ from molodets.accounts.auth import Viewer, ViewerDep, clear_session_cookies
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep, get_runtime
+from molodets.ids import parse_id
 from molodets.pagination import MAX_LIMIT, Page
 from molodets.social import privacy
 from molodets.social import service as social
@@ -449,9 +450,10 @@ def revoke_token(token_id: str, request: Request, viewer: ViewerDep, db: DbSessi
     if user is None:
         return see_other(SETTINGS_LOGIN)
     try:
-        if not token_id.isdigit() or len(token_id) > 19:
+        number = parse_id(token_id)
+        if number is None:
             raise Problem(404, "token_not_found", "No such token.")
-        service.do_revoke_token(db, user_id=user.id, token_id=int(token_id))
+        service.do_revoke_token(db, user_id=user.id, token_id=number)
     except Problem as problem:
         return _settings_problem(request, viewer, db, user, problem, "tokens")
     return see_other("/settings?saved=token_revoked#tokens")

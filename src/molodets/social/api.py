@@ -14,6 +14,7 @@ from molodets.accounts.auth import CurrentUser, ViewerDep
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import DbSession, RuntimeDep, client_ip
+from molodets.ids import parse_id
 from molodets.ratelimit import rule
 from molodets.social import comments, privacy, queries, service
 from molodets.social.models import Comment
@@ -310,9 +311,10 @@ def unpin_comment(comment_id: str, user: CurrentUser, db: DbSession) -> None:
 
 def _comment(db: Session, raw_id: str, viewer: User | None) -> tuple[Comment, Video]:
     """The comment and its video, if the viewer may see the video; 404 otherwise."""
-    if not raw_id.isdigit() or len(raw_id) > 19:
+    comment_id = parse_id(raw_id)
+    if comment_id is None:
         raise Problem(404, "comment_not_found", "No such comment.")
-    comment = comments.get_comment(db, comment_id=int(raw_id))
+    comment = comments.get_comment(db, comment_id=comment_id)
     video = videos.get_visible_video(db, video_id=comment.video_id, viewer=viewer)
     return comment, video
 

@@ -4,11 +4,13 @@ a client can show both without another request."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from molodets.accounts.avatars import avatar_urls
 from molodets.accounts.models import User
+from molodets.ids import ID_PATTERN, check_id_text
 from molodets.storage import Storage
 
 
@@ -64,7 +66,7 @@ class CommentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(max_length=5000)  # the service applies the real limit with its own code
-    parent_id: str | None = Field(default=None, max_length=20, pattern=r"^\d+$")
+    parent_id: Annotated[str, Field(pattern=ID_PATTERN), AfterValidator(check_id_text)] | None = None
 
 
 class CommentOut(BaseModel):

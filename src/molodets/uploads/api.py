@@ -23,7 +23,7 @@ from molodets.accounts.models import User
 from molodets.db import transaction
 from molodets.errors import Problem
 from molodets.http import RuntimeDep
-from molodets.ids import new_id
+from molodets.ids import new_id, parse_id
 from molodets.runtime import Runtime
 from molodets.uploads import service, tus
 from molodets.uploads.models import Upload
@@ -33,7 +33,6 @@ from molodets.uploads.simple import SIMPLE_UPLOAD_OPENAPI, receive_simple_upload
 from molodets.uploads.writing import check_free_space, locked_problem, write_chunk
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-_MAX_ID = 2**63 - 1
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -98,9 +97,10 @@ router = APIRouter()
 
 
 def _parse_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 19 or int(raw) > _MAX_ID:
+    number = parse_id(raw)
+    if number is None:
         raise service.not_found()
-    return int(raw)
+    return number
 
 
 def _location(request: Request, runtime: Runtime, upload_id: int) -> str:

@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, Response
 from molodets.accounts.models import User
 from molodets.errors import Problem
 from molodets.http import RuntimeDep
+from molodets.ids import parse_id
 from molodets.storage import IMMUTABLE, LocalStorage, ObjectNotFound, is_valid_key
 from molodets.videos.models import Video, Visibility
 
@@ -25,9 +26,7 @@ router = APIRouter(include_in_schema=False)
 
 def _video_id_of(key: str) -> int | None:
     parts = key.split("/", 2)
-    if len(parts) >= 2 and parts[0] == "videos" and parts[1].isdigit():
-        return int(parts[1])
-    return None
+    return parse_id(parts[1]) if len(parts) >= 2 and parts[0] == "videos" else None
 
 
 def _is_public(runtime: RuntimeDep, video_id: int) -> bool:

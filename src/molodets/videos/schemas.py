@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from molodets.accounts.avatars import avatar_urls
 from molodets.accounts.models import User
+from molodets.ids import ID_PATTERN, check_id_text
 from molodets.storage import Storage
 from molodets.videos.models import CommentAudience, Rendition, Video, Visibility
 
@@ -25,7 +27,7 @@ def media_expires_in(video: Video, *, author_private: bool) -> int | None:
 class VideoCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    upload_id: str = Field(max_length=20, pattern=r"^\d+$")
+    upload_id: Annotated[str, Field(pattern=ID_PATTERN), AfterValidator(check_id_text)]
     caption: str = Field(default="", max_length=5000)
     visibility: Visibility = Visibility.PUBLIC
     comments_enabled: bool = True

@@ -14,6 +14,7 @@ from molodets.accounts.models import User
 from molodets.db import after_commit, utcnow
 from molodets.errors import Problem
 from molodets.feed import online
+from molodets.ids import parse_id
 from molodets.pagination import Page, paginate_newest_first
 from molodets.social import privacy
 from molodets.social import service as social
@@ -95,9 +96,10 @@ def do_create_video(
 
 def parse_video_id(raw: str) -> int:
     """A video id from a URL; anything that cannot be one is a video that does not exist."""
-    if not raw.isdigit() or len(raw) > 19:
+    video_id = parse_id(raw)
+    if video_id is None:
         raise Problem(404, "video_not_found", "No such video.")
-    return int(raw)
+    return video_id
 
 
 def can_view(session: Session, video: Video, viewer: User | None) -> bool:
