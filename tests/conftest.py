@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from molodets.app import create_app
 from molodets.db import Base
+from molodets.feed import recommender
 from molodets.migrations import upgrade
 from molodets.runtime import Runtime, build_runtime
 from molodets.settings import Settings, load_settings
@@ -124,6 +125,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     runtime.limiter.reset()
     runtime.for_you.slates.clear()
     runtime.cards.clear()
+    recommender.forget_catalogue_figures()
 
 
 @pytest.fixture

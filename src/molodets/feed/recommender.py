@@ -887,6 +887,15 @@ def _best(
 
 
 _quantile_cache: dict[str, tuple[float, dict[int, np.ndarray]]] = {}
+
+
+def forget_catalogue_figures() -> None:
+    """Drop the per-process caches of catalogue-wide figures (tests, which empty the catalogue
+    between them: the next page would otherwise rank with the figures of the last one's)."""
+    _popular_tags_cache.clear()
+    _quantile_cache.clear()
+
+
 _QUANTILE_POINTS = np.linspace(0, 1, 21)
 _BUCKET_EDGES_MS = np.array(DURATION_BUCKETS_S, dtype=np.float64) * 1000  # as duration_bucket
 
