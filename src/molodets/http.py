@@ -75,7 +75,14 @@ async def _end_off_loop(end: Callable[[Session], None], session: Session) -> Non
 
 # scope="function": FastAPI runs the code after `yield` when the handler returns, before sending.
 DbSession = Annotated[Session, Depends(_request_session, scope="function")]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def _runtime(request: Request) -> Runtime:
+    # A coroutine: FastAPI runs a plain function dependency in a worker thread, a hop per request.
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 def client_ip(request: Request) -> str:

@@ -110,6 +110,14 @@ def _authenticate(db: Session, authorization: str | None, cookie: str | None) ->
     return Viewer(user=user, session=user_session)
 
 
+def authenticate_safe_request(db: Session, request: Request) -> Viewer:
+    """The viewer of a GET or HEAD request, for handlers that read in a session of their own
+    (a safe request carries no CSRF token to check)."""
+    if request.method not in SAFE_METHODS:
+        raise RuntimeError(f"{request.method} needs get_viewer's CSRF check")
+    return _authenticate(db, request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE))
+
+
 async def _check_csrf(request: Request, viewer: Viewer) -> None:
     if viewer.session is None or request.method in SAFE_METHODS:
         return
@@ -160,6 +168,8 @@ async def get_detached_viewer(request: Request) -> Viewer:
     """
     runtime = get_runtime(request)
     authorization, cookie = request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+    if not authorization and not cookie:
+        return Viewer()  # a guest: nothing to look up, so no hop to a worker thread
 
     def lookup() -> Viewer:
         with runtime.db.read_sessions() as session:
@@ -174,7 +184,7 @@ DetachedViewerDep = Annotated[Viewer, Depends(get_detached_viewer)]
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
-def require_user(viewer: ViewerDep) -> User:
+async def require_user(viewer: ViewerDep) -> User:  # a coroutine: no worker thread for a check
     if viewer.user is None:
         raise Problem(401, "unauthenticated", "Log in first.", headers={"WWW-Authenticate": "Bearer"})
     return viewer.user

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import anyio.to_thread
 import structlog
 from prometheus_client import Counter as MetricCounter
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -99,6 +100,15 @@ class EventSink:
             self._lock.notify_all()
             while self._unwritten[viewer] and time.monotonic() < deadline:
                 self._lock.wait(timeout=0.01)
+
+    def unwritten(self, viewer: str) -> int:
+        """This viewer's events queued or being written now."""
+        return self._unwritten[viewer]
+
+    async def settled(self, viewer: str) -> None:
+        """`settle` from the event loop: a worker thread only when there is something to wait for."""
+        if self._unwritten[viewer]:
+            await anyio.to_thread.run_sync(self.settle, viewer)
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush, then stop the writer: a batch still being retried gets one more attempt, and

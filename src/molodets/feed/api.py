@@ -3,17 +3,20 @@ shape"). Both answer `{items: [VideoOut...], next_cursor}`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from molodets.accounts.auth import CurrentUser, Viewer, ViewerDep
+from molodets.accounts.auth import CurrentUser, Viewer, authenticate_safe_request
 from molodets.concurrency import LoopSemaphore
 from molodets.events import guests
 from molodets.feed import queries
 from molodets.feed.recommender import ViewerRef
-from molodets.http import DbSession, RuntimeDep
+from molodets.http import DbSession, RuntimeDep, get_runtime
+from molodets.runtime import Runtime
 from molodets.videos.queries import page_out
 from molodets.videos.schemas import VideoListOut
 from molodets.web.templating import request_locale
@@ -21,20 +24,26 @@ from molodets.web.templating import request_locale
 router = APIRouter(prefix="/api/v1/feed", tags=["feed"])
 
 # Building a For You page is Python work over a few hundred rows; the process runs Python on one
-# core at a time. Eight builds at once in worker threads spent twice the CPU per page of one
-# alone, handing the interpreter lock back and forth at every row SQLite returns
-# (docs/load.md), so builds take turns on the event loop (before a thread or a connection),
-# two at a time: a build that briefly waits (for the viewer's last events, for the disk) does
-# not stall the rest.
-RANKING_TURNS = LoopSemaphore(2)
+# core at a time. Builds take turns on the event loop (before a thread or a connection): two at
+# once spent 29 % more CPU a page than one at a time on SQLite, handing the interpreter lock back
+# and forth at every row SQLite returns (docs/load.md). On PostgreSQL a build also waits for the
+# network, so two overlap there. What a build may wait for otherwise (the viewer's last events)
+# is waited for out of turn.
+LOCAL_TURNS = LoopSemaphore(1)
+NETWORK_TURNS = LoopSemaphore(2)
 
 
-async def _ranking_turn() -> AsyncIterator[None]:
-    async with RANKING_TURNS():
+def ranking_turn(runtime: Runtime) -> asyncio.Semaphore:
+    return (LOCAL_TURNS if runtime.db.is_sqlite else NETWORK_TURNS)()
+
+
+async def _ranking_turn(request: Request) -> AsyncIterator[None]:
+    async with ranking_turn(get_runtime(request)):
         yield
 
 
-# Declared first among a handler's parameters, so it is awaited before the database admission.
+# For pages that rank: declared first among a handler's parameters, so it is awaited before the
+# database admission.
 RankingTurn = Annotated[None, Depends(_ranking_turn, scope="function")]
 
 
@@ -46,12 +55,9 @@ def viewer_ref(request: Request, response: Response, viewer: Viewer) -> ViewerRe
 
 
 @router.get("/for-you", response_model=VideoListOut)
-def for_you(
-    _turn: RankingTurn,
+async def for_you(
     request: Request,
     response: Response,
-    viewer: ViewerDep,
-    db: DbSession,
     runtime: RuntimeDep,
     cursor: str | None = None,
     limit: int | None = None,
@@ -59,15 +65,43 @@ def for_you(
     """The For You feed (default 10 a page): ranked for this viewer from what they and everyone
     else watched, never a video this session already had (the cursor remembers) or that the
     viewer played in the last 30 days while there are others. `next_cursor` is null only when
-    nothing is left; the player then starts again from the top."""
-    ref = viewer_ref(request, response, viewer)
-    runtime.events.settle(ref.key)  # what the player just reported shapes this page
-    page = queries.for_you(db, runtime.for_you, viewer=ref, cursor=cursor, limit=limit)
+    nothing is left; the player then starts again from the top. A signed-in viewer's token or
+    session cookie is read as by every endpoint (401 for an invalid token)."""
+
+    async def in_turn(settled: bool) -> bytes | str:
+        async with ranking_turn(runtime), runtime.db.request_admission():
+            # One hop to a worker thread: the viewer, the page and its JSON in one read session.
+            return await run_in_threadpool(_page_json, request, response, runtime, cursor, limit, settled)
+
+    body = await in_turn(settled=False)
+    if isinstance(body, str):
+        # What the player just reported shapes this page: wait for it, but not in a turn.
+        await runtime.events.settled(body)
+        body = await in_turn(settled=True)
+    assert isinstance(body, bytes)
     # Straight to JSON from the process's cards (the schema is `VideoListOut`, as documented).
-    answer = Response(runtime.cards.page_json(db, page, viewer=viewer.user), media_type="application/json")
+    answer = Response(body, media_type="application/json")
     for cookie in response.headers.getlist("set-cookie"):  # a new guest's
         answer.headers.append("set-cookie", cookie)
     return answer
+
+
+def _page_json(
+    request: Request,
+    response: Response,
+    runtime: Runtime,
+    cursor: str | None,
+    limit: int | None,
+    settled: bool,
+) -> bytes | str:
+    """The page's JSON, or (unless `settled`) the viewer's key while their last events wait to be
+    written."""
+    with runtime.db.read_sessions() as session:
+        viewer = viewer_ref(request, response, authenticate_safe_request(session, request))
+        if not settled and runtime.events.unwritten(viewer.key):
+            return viewer.key
+        page = queries.for_you(session, runtime.for_you, viewer=viewer, cursor=cursor, limit=limit)
+        return runtime.cards.page_json(session, page, viewer=viewer.user)
 
 
 @router.get("/following", response_model=VideoListOut)

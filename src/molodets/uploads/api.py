@@ -80,7 +80,7 @@ async def require_uploader(request: Request) -> User:
     return viewer.user
 
 
-def require_tus_version(tus_resumable: Annotated[str | None, Header()] = None) -> None:
+async def require_tus_version(tus_resumable: Annotated[str | None, Header()] = None) -> None:
     tus.check_tus_resumable(tus_resumable)
 
 
