@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 import uvicorn
@@ -89,15 +90,22 @@ def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
 
 
 def _run_processes(settings: Settings, *, with_jobs: bool) -> None:
-    """`web_processes` app processes, started (and restarted if one dies) by uvicorn, each
-    building its own runtime from the environment; with `with_jobs`, the job consumers and the
-    scheduler run in this supervising process. Live notifications cross between them through
-    Redis or, without it, the data dir's socket hub (notifications/realtime.py)."""
+    """`web_processes` app processes, each building its own runtime from the environment, on
+    sockets of their own that the kernel balances (processes.py; uvicorn's workers elsewhere than
+    Linux); with `with_jobs`, the job consumers and the scheduler run in this supervising
+    process. Live notifications cross between them through Redis or, without it, the data dir's
+    socket hub (notifications/realtime.py)."""
+    from molodets.processes import StartError, WebProcesses, balances_connections
     from molodets.runtime import build_runtime
 
     if configured_node() is not None:
         # Every process would read the same node and could make the same IDs.
         raise SettingsError("MOLODETS_NODE_ID names one process: leave it unset with several web processes")
+    options: dict[str, Any] = {
+        "log_config": None,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
+    }
     runtime = build_runtime(settings) if with_jobs else None
     if runtime is not None:
         runtime.jobs.start_consumers(settings.job_workers)
@@ -107,16 +115,25 @@ def _run_processes(settings: Settings, *, with_jobs: bool) -> None:
         flush=True,
     )
     try:
-        uvicorn.run(
-            "molodets.app:app_from_environment",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.web_processes,
-            log_config=None,
-            proxy_headers=True,
-            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        )
+        if balances_connections():
+            WebProcesses(
+                settings.web_processes,
+                settings.host,
+                settings.port,
+                options,
+                stop_seconds=SHUTDOWN_GRACE_SECONDS + 10,
+            ).run()
+        else:
+            uvicorn.run(
+                "molodets.app:app_from_environment",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.web_processes,
+                **options,
+            )
+    except StartError as exc:
+        raise CommandError(str(exc)) from None
     finally:
         if runtime is not None:
             runtime.close()
