@@ -12,6 +12,7 @@ SIGTERM. Each child asks the kernel for SIGTERM should the supervisor die withou
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import multiprocessing.connection
@@ -62,7 +63,8 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
 def _serve(host: str, port: int, uvicorn_options: dict[str, Any]) -> None:
     """A child: its own socket on the shared port, and uvicorn on it (the app built from the
     environment, as every process builds its own runtime)."""
-    ctypes.CDLL("libc.so.6").prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    with contextlib.suppress(AttributeError, OSError):  # a libc without prctl: no such guard
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     sock = listening_socket(host, port, reuse_port=True)
     sock.listen(LISTEN_BACKLOG)
     config = uvicorn.Config(

@@ -11,6 +11,7 @@ import queue
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -207,7 +208,9 @@ def test_a_ping_crosses_between_socket_hubs(tmp_path: Path) -> None:
             assert (pings.qsize(), own.qsize(), other.qsize()) == (0, 0, 0)
 
     try:
-        asyncio.run(listen())
+        # Its own thread: the browser tests leave an event loop running in this one.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(asyncio.run, listen()).result()
     finally:
         a.close()
         b.close()
