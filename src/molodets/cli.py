@@ -95,12 +95,16 @@ def _run_processes(settings: Settings, *, with_jobs: bool) -> None:
     Linux); with `with_jobs`, the job consumers and the scheduler run in this supervising
     process. Live notifications cross between them through Redis or, without it, the data dir's
     socket hub (notifications/realtime.py)."""
-    from molodets.processes import StartError, WebProcesses, balances_connections
+    from molodets.processes import StartError, WebProcesses, balances_connections, check_port_free
     from molodets.runtime import build_runtime
 
     if configured_node() is not None:
         # Every process would read the same node and could make the same IDs.
         raise SettingsError("MOLODETS_NODE_ID names one process: leave it unset with several web processes")
+    try:
+        check_port_free(settings.host, settings.port)
+    except StartError as exc:
+        raise CommandError(str(exc)) from None
     options: dict[str, Any] = {
         "log_config": None,
         "proxy_headers": True,
@@ -160,8 +164,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_web(args: argparse.Namespace) -> None:
-    """Scale-out web process: no job consumers, no migrations. With --workers N, uvicorn starts
-    N processes, each building its own runtime."""
+    """Scale-out web process: no job consumers, no migrations. With --workers N, N processes,
+    each building its own runtime."""
     _serve(_settings(args), with_jobs=False)
 
 

@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import socket
 import sys
@@ -60,11 +61,22 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
     return sock
 
 
-def _serve(host: str, port: int, uvicorn_options: dict[str, Any]) -> None:
+def check_port_free(host: str, port: int) -> None:
+    """A plain bind, without `SO_REUSEPORT`: it fails if anything holds the port, even another
+    Molodets whose sockets would otherwise share the connections with ours."""
+    try:
+        listening_socket(host, port, reuse_port=False).close()
+    except OSError as exc:
+        raise StartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _serve(host: str, port: int, uvicorn_options: dict[str, Any], supervisor: int) -> None:
     """A child: its own socket on the shared port, and uvicorn on it (the app built from the
     environment, as every process builds its own runtime)."""
     with contextlib.suppress(AttributeError, OSError):  # a libc without prctl: no such guard
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor:
+        return  # it died before the guard was set
     sock = listening_socket(host, port, reuse_port=True)
     sock.listen(LISTEN_BACKLOG)
     config = uvicorn.Config(
@@ -84,14 +96,8 @@ class WebProcesses:
     _stopping: bool = False
 
     def run(self) -> None:
-        """Serve until SIGINT or SIGTERM; raise `StartError` if the port is taken or a process
-        dies right after it started."""
-        # A plain bind first: it fails if anything holds the port, even another Molodets whose
-        # sockets would otherwise share the connections with ours.
-        try:
-            listening_socket(self.host, self.port, reuse_port=False).close()
-        except OSError as exc:
-            raise StartError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
+        """Serve until SIGINT or SIGTERM (check the port first: `check_port_free`); raise
+        `StartError` if a process fails right after it started."""
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._children = [self._start() for _ in range(self.count)]
@@ -102,12 +108,11 @@ class WebProcesses:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def pids(self) -> list[int]:
-        return [child.pid for child, _ in self._children if child.pid is not None]
-
     def _start(self) -> tuple[BaseProcess, float]:
         child = multiprocessing.get_context("spawn").Process(
-            target=_serve, args=(self.host, self.port, self.uvicorn_options), name="molodets-web"
+            target=_serve,
+            args=(self.host, self.port, self.uvicorn_options, os.getpid()),
+            name="molodets-web",
         )
         child.start()
         return child, time.monotonic()

@@ -168,6 +168,8 @@ class RedisHub(LocalHub):
 
 
 class SocketHub(LocalHub):
+    """The processes of one data dir, one Unix datagram socket each in `directory`."""
+
     def __init__(self, directory: Path) -> None:
         super().__init__()
         self._directory = str(directory)
