@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -133,3 +134,17 @@ def test_processes_starting_at_once_agree_on_one_secret_key(
         assert len(keys) == 1
         assert len(keys.pop()) >= 32
         assert [path.name for path in data_dir.iterdir()] == ["secret_key"]  # no draft left
+
+
+def test_a_secret_key_is_kept_where_files_cannot_be_hard_linked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MOLODETS_SECRET_KEY", raising=False)
+
+    def no_links(_source: object, _target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    key = load_settings(data_dir=tmp_path).key
+    assert load_settings(data_dir=tmp_path).key == key
+    assert [path.name for path in tmp_path.iterdir()] == ["secret_key"]

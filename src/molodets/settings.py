@@ -209,8 +209,11 @@ class Settings(BaseSettings):
             os.link(draft, path)
         except FileExistsError:
             return path.read_text(encoding="ascii").strip()
+        except OSError:  # a filesystem without hard links: whole, but the last one to start wins
+            os.replace(draft, path)
+            return generated
         finally:
-            draft.unlink()
+            draft.unlink(missing_ok=True)
         return generated
 
 
