@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -47,12 +48,22 @@ def _command(pid: int) -> str:
         return ""
 
 
-def test_connections_spread_evenly_and_a_dead_process_is_replaced(tmp_path: Path) -> None:
+def _serve_two(data_dir: Path) -> tuple[subprocess.Popen[str], int]:
+    """`molodets serve --workers 2` on a free port, once it answers."""
     port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = start_process(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2")
+    process = start_process(data_dir, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2")
     try:
-        assert wait_until_ready(process, base).status_code == 200
+        assert wait_until_ready(process, f"http://127.0.0.1:{port}").status_code == 200
+    except BaseException:
+        stop(process)
+        raise
+    return process, port
+
+
+def test_connections_spread_evenly_and_a_dead_process_is_replaced(tmp_path: Path) -> None:
+    process, port = _serve_two(tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
         web = _web_pids(process.pid)
         assert len(web) == 2
         with ExitStack() as stack:
@@ -91,11 +102,8 @@ def test_a_taken_port_is_one_line_and_nothing_starts(tmp_path: Path) -> None:
 
 
 def test_web_processes_end_with_their_supervisor(tmp_path: Path) -> None:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = start_process(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2")
+    process, _ = _serve_two(tmp_path)
     try:
-        assert wait_until_ready(process, base).status_code == 200
         web = _web_pids(process.pid)
         process.kill()  # no chance to stop them itself
         process.wait(timeout=10)
