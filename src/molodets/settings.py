@@ -210,7 +210,7 @@ class Settings(BaseSettings):
         except FileExistsError:
             return path.read_text(encoding="ascii").strip()
         except OSError:  # a filesystem without hard links: whole, but the last one to start wins
-            os.replace(draft, path)
+            draft.replace(path)
             return generated
         finally:
             draft.unlink(missing_ok=True)
