@@ -58,9 +58,15 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print("database is up to date")
 
 
-# Requests in flight get this long to finish at shutdown; open notification streams (which never
-# finish by themselves) are then cut, and their pages reconnect to another process.
+# Requests in flight get this long to finish at shutdown (open notification streams end at once:
+# notifications/realtime.py `end_streams_at_exit_signals`).
 SHUTDOWN_GRACE_SECONDS = 5
+# How every web process runs uvicorn: our logging, X-Forwarded-* from trusted proxies.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "proxy_headers": True,
+    "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
+}
 
 
 def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
@@ -76,14 +82,7 @@ def _run_uvicorn(settings: Settings, *, with_jobs: bool) -> None:
     tune_memory_for_serving()
     print(f"Molodets is running on {url}  (Ctrl+C to stop)", flush=True)
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            proxy_headers=True,
-            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        )
+        uvicorn.run(app, host=settings.host, port=settings.port, **UVICORN_OPTIONS)
     finally:
         if with_jobs:
             runtime.jobs.stop_consumers()
@@ -105,11 +104,6 @@ def _run_processes(settings: Settings, *, with_jobs: bool) -> None:
         check_port_free(settings.host, settings.port)
     except StartError as exc:
         raise CommandError(str(exc)) from None
-    options: dict[str, Any] = {
-        "log_config": None,
-        "proxy_headers": True,
-        "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,
-    }
     runtime = build_runtime(settings) if with_jobs else None
     if runtime is not None:
         runtime.jobs.start_consumers(settings.job_workers)
@@ -124,7 +118,7 @@ def _run_processes(settings: Settings, *, with_jobs: bool) -> None:
                 settings.web_processes,
                 settings.host,
                 settings.port,
-                options,
+                UVICORN_OPTIONS,
                 stop_seconds=SHUTDOWN_GRACE_SECONDS + 10,
             ).run()
         else:
@@ -134,7 +128,7 @@ def _run_processes(settings: Settings, *, with_jobs: bool) -> None:
                 host=settings.host,
                 port=settings.port,
                 workers=settings.web_processes,
-                **options,
+                **UVICORN_OPTIONS,
             )
     except StartError as exc:
         raise CommandError(str(exc)) from None

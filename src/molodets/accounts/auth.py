@@ -86,6 +86,11 @@ async def _submitted_csrf_token(request: Request) -> str:
     return ""
 
 
+def _credentials(request: Request) -> tuple[str | None, str | None]:
+    """The request's Bearer header and session cookie (neither: a guest, nothing to look up)."""
+    return request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+
+
 def _authenticate(db: Session, authorization: str | None, cookie: str | None) -> Viewer:
     if authorization:
         scheme, _, secret = authorization.partition(" ")
@@ -115,7 +120,7 @@ def authenticate_safe_request(db: Session, request: Request) -> Viewer:
     (a safe request carries no CSRF token to check)."""
     if request.method not in SAFE_METHODS:
         raise RuntimeError(f"{request.method} needs get_viewer's CSRF check")
-    return _authenticate(db, request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE))
+    return _authenticate(db, *_credentials(request))
 
 
 async def _check_csrf(request: Request, viewer: Viewer) -> None:
@@ -148,7 +153,7 @@ def _authenticate_before_writing(db: Session, authorization: str | None, cookie:
 
 async def get_viewer(request: Request, db: DbSession) -> Viewer:
     """The viewer, loaded in the request's own session (so handlers may change the user)."""
-    authorization, cookie = request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+    authorization, cookie = _credentials(request)
     if not authorization and not cookie:
         return Viewer()  # a guest: nothing to look up, so no hop to a worker thread
     authenticate = _authenticate
@@ -167,7 +172,7 @@ async def get_detached_viewer(request: Request) -> Viewer:
     The returned objects are detached: read them, do not change them.
     """
     runtime = get_runtime(request)
-    authorization, cookie = request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+    authorization, cookie = _credentials(request)
     if not authorization and not cookie:
         return Viewer()  # a guest: nothing to look up, so no hop to a worker thread
 

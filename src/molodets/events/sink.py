@@ -107,7 +107,7 @@ class EventSink:
 
     async def settled(self, viewer: str) -> None:
         """`settle` from the event loop: a worker thread only when there is something to wait for."""
-        if self._unwritten[viewer]:
+        if self.unwritten(viewer):
             await anyio.to_thread.run_sync(self.settle, viewer)
 
     def close(self, timeout: float = 10.0) -> None:
