@@ -267,6 +267,14 @@ def test_serve_with_one_or_several_web_processes(tmp_path: Path, processes: int)
             assert httpx.post(f"{base}/api/v1/accounts", json=account).status_code == 201
             login = {"login": name, "password": DEFAULT_PASSWORD, "name": "cli"}
             tokens[name] = httpx.post(f"{base}/api/v1/tokens", json=login).json()["token"]
+        # Wrong passwords, each on a new connection (answered by either process), count against
+        # one window: the account is locked out everywhere after 5, even to the right password.
+        for attempt in range(5):
+            wrong = {"login": "liker", "password": f"guess-{attempt}-xx", "name": "cli"}
+            assert httpx.post(f"{base}/api/v1/tokens", json=wrong).status_code == 401
+        for _ in range(3):
+            right = {"login": "liker", "password": DEFAULT_PASSWORD, "name": "cli"}
+            assert httpx.post(f"{base}/api/v1/tokens", json=right).json()["code"] == "too_many_attempts"
         # The supervisor (it runs the jobs) and the web processes, its children, joined the hub.
         joined = {int(path.name.split("-")[0]) for path in hub.iterdir()}
         assert len(joined) == (1 if processes == 1 else 1 + processes)

@@ -1,18 +1,25 @@
 """Rate limits on the doors attackers knock on: sign-up, login, token creation.
 
-Moving windows from `limits`: in memory in the embedded mode, in Redis when configured so that
-every web process counts against the same window. `MOLODETS_RATE_LIMITS=off` disables them for
-load tests. An exhausted limit is answered with 429 and `Retry-After`.
+Moving windows from `limits`, kept where every web process of the installation counts against
+the same window: in Redis when configured, else in a small SQLite file of the data dir (the
+embedded mode may run several web processes; windows in each process's memory would let a client
+spreading over N of them try N times as many passwords). `MOLODETS_RATE_LIMITS=off` disables them
+for load tests. An exhausted limit is answered with 429 and `Retry-After`.
 """
 
 from __future__ import annotations
 
 import math
+import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import MovingWindowSupport, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from molodets.errors import Problem
@@ -38,7 +45,7 @@ class RateLimiter:
         if settings.redis_url:
             self._storage = RedisStorage(settings.redis_url, key_prefix=f"{settings.redis_prefix}:limits")
         else:
-            self._storage = MemoryStorage()
+            self._storage = FileStorage(settings.rate_limit_path)
         self._strategy = MovingWindowRateLimiter(self._storage)
 
     def hit(self, rule: Rule, *identifiers: str, cost: int = 1) -> None:
@@ -59,11 +66,8 @@ class RateLimiter:
         self._storage.reset()
 
     def close(self) -> None:
-        if isinstance(self._storage, MemoryStorage):
-            # MemoryStorage runs a timer thread that expires keys; stop it with the runtime.
-            timer = getattr(self._storage, "timer", None)
-            if timer is not None:
-                timer.cancel()
+        if isinstance(self._storage, FileStorage):
+            self._storage.close()
 
     def _refusal(self, rule: Rule, identifiers: tuple[str, ...]) -> Problem:
         reset_at, _remaining = self._strategy.get_window_stats(rule.limit, rule.name, *identifiers)
@@ -75,3 +79,90 @@ class RateLimiter:
             headers={"Retry-After": str(retry_after)},
             extra={"retry_after": retry_after},
         )
+
+
+class FileStorage(Storage, MovingWindowSupport):
+    """Moving windows in one SQLite file shared by the processes of one data dir.
+
+    One row per counted attempt; `BEGIN IMMEDIATE` makes "count the window, then add to it" one
+    step across processes. Only the rare doors are limited, so a write per attempt is cheap.
+    Fixed windows are not offered: Molodets counts moving windows only.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._connection = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        with self._transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at)")
+            db.execute("CREATE INDEX IF NOT EXISTS hits_expires ON hits (expires)")
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return sqlite3.Error
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("DELETE FROM hits WHERE expires <= ?", (now,))
+            (count,) = db.execute(
+                "SELECT count(*) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
+            ).fetchone()
+            if count + amount > limit:
+                return False
+            db.executemany(
+                "INSERT INTO hits (key, at, expires) VALUES (?, ?, ?)", [(key, now, now + expiry)] * amount
+            )
+        return True
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        with self._lock:
+            oldest, count = self._connection.execute(
+                "SELECT min(at), count(*) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
+            ).fetchone()
+        return (float(oldest), int(count)) if count else (now, 0)
+
+    def clear(self, key: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM hits WHERE key = ?", (key,))
+
+    def reset(self) -> int:
+        with self._transaction() as db:
+            return int(db.execute("DELETE FROM hits").rowcount)
+
+    def check(self) -> bool:
+        with self._lock:
+            row = self._connection.execute("SELECT 1").fetchone()
+        return bool(row == (1,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        raise NotImplementedError("fixed windows: Molodets counts moving windows only")
+
+    def get(self, key: str) -> int:
+        raise NotImplementedError("fixed windows: Molodets counts moving windows only")
+
+    def get_expiry(self, key: str) -> float:
+        raise NotImplementedError("fixed windows: Molodets counts moving windows only")

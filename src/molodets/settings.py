@@ -184,6 +184,11 @@ class Settings(BaseSettings):
     def huey_sqlite_path(self) -> Path:
         return (self.data_dir / "jobs.sqlite3").resolve()
 
+    @property
+    def rate_limit_path(self) -> Path:
+        """Rate-limit windows when there is no Redis (ratelimit.FileStorage)."""
+        return (self.data_dir / "limits.sqlite3").resolve()
+
     @cached_property
     def key(self) -> str:
         """The secret key: from the environment, else generated once and kept in the data dir.
