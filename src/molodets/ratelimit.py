@@ -84,8 +84,8 @@ class RateLimiter:
 class FileStorage(Storage, MovingWindowSupport):
     """Moving windows in one SQLite file shared by the processes of one data dir.
 
-    One row per counted attempt; `BEGIN IMMEDIATE` makes "count the window, then add to it" one
-    step across processes. Only the rare doors are limited, so a write per attempt is cheap.
+    One row per counted hit (with its cost: an event batch is one hit of up to 100);
+    `BEGIN IMMEDIATE` makes "count the window, then add to it" one step across processes.
     Fixed windows are not offered: Molodets counts moving windows only.
     """
 
@@ -97,7 +97,8 @@ class FileStorage(Storage, MovingWindowSupport):
         self._connection.execute("PRAGMA synchronous=NORMAL")
         with self._transaction() as db:
             db.execute(
-                "CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS hits"
+                " (key TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL, amount INTEGER NOT NULL)"
             )
             db.execute("CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at)")
             db.execute("CREATE INDEX IF NOT EXISTS hits_expires ON hits (expires)")
@@ -124,20 +125,18 @@ class FileStorage(Storage, MovingWindowSupport):
         with self._transaction() as db:
             db.execute("DELETE FROM hits WHERE expires <= ?", (now,))
             (count,) = db.execute(
-                "SELECT count(*) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
+                "SELECT total(amount) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
             ).fetchone()
             if count + amount > limit:
                 return False
-            db.executemany(
-                "INSERT INTO hits (key, at, expires) VALUES (?, ?, ?)", [(key, now, now + expiry)] * amount
-            )
+            db.execute("INSERT INTO hits VALUES (?, ?, ?, ?)", (key, now, now + expiry, amount))
         return True
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
         with self._lock:
             oldest, count = self._connection.execute(
-                "SELECT min(at), count(*) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
+                "SELECT min(at), total(amount) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
             ).fetchone()
         return (float(oldest), int(count)) if count else (now, 0)
 

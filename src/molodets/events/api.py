@@ -15,6 +15,7 @@ from molodets.events import guests, service
 from molodets.events.schemas import EventBatchIn, IngestOut
 from molodets.http import RuntimeDep
 from molodets.ratelimit import rule
+from molodets.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -53,14 +54,20 @@ async def post_events(
     within a moment, together with other requests' (see events/sink.py)."""
     batch = await _read_batch(request)
     key = guests.viewer_key(request, response, viewer.user)
+    now_ms = int(time.time() * 1000)
+    result = await run_in_threadpool(_limited_submit, runtime, key, batch, now_ms)
+    return IngestOut(accepted=result.accepted, dropped=dict(result.dropped))
+
+
+def _limited_submit(runtime: Runtime, key: str, batch: EventBatchIn, now_ms: int) -> service.IngestResult:
+    """Count the batch against the viewer's limit, then queue it: in a worker thread, since the
+    limit's window may be a file shared with other processes (ratelimit.FileStorage)."""
     try:
         runtime.limiter.hit(EVENTS_PER_VIEWER, key, cost=len(batch.events))
     except Problem:
         service.EVENTS_DROPPED.labels("rate_limited").inc(len(batch.events))
         raise
-    now_ms = int(time.time() * 1000)
-    result = await run_in_threadpool(runtime.events.submit, viewer=key, events=batch.events, now_ms=now_ms)
-    return IngestOut(accepted=result.accepted, dropped=dict(result.dropped))
+    return runtime.events.submit(viewer=key, events=batch.events, now_ms=now_ms)
 
 
 async def _read_batch(request: Request) -> EventBatchIn:
