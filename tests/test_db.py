@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+from psycopg import pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
 from molodets.db import SQLITE_CACHE_KIB, Database, in_id_set
+from molodets.runtime import Runtime
 from tests.factories.accounts import make_user
 
 
@@ -32,3 +35,24 @@ def test_sqlite_connections_keep_a_small_page_cache_and_wal(tmp_path: Path) -> N
             assert pragma("PRAGMA foreign_keys").scalar() == 1
     finally:
         database.dispose()
+
+
+def _in_transaction(session: Session) -> bool:
+    raw = session.connection().connection.dbapi_connection
+    if isinstance(raw, sqlite3.Connection):
+        return raw.in_transaction
+    return bool(raw.info.transaction_status == pq.TransactionStatus.INTRANS)
+
+
+def test_statement_reads_skip_the_transaction_on_postgresql_only(runtime: Runtime) -> None:
+    """On PostgreSQL each statement of `statement_reads` is its own transaction (no BEGIN and
+    ROLLBACK round trips); on SQLite they share one read transaction, one snapshot. The pool's
+    connections go back to transactions for every other session."""
+    for _ in range(3):
+        with runtime.db.statement_reads() as reads:
+            reads.execute(select(User.id).limit(1))
+            assert _in_transaction(reads) is runtime.db.is_sqlite
+        for factory in (runtime.db.read_sessions, runtime.db.sessions):
+            with factory() as session:
+                session.execute(select(User.id).limit(1))
+                assert _in_transaction(session)

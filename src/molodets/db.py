@@ -146,8 +146,9 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """The engine and the two kinds of session: `sessions` for work that writes, `read_sessions`
-    for safe requests (the difference matters only to SQLite's locking)."""
+    """The engine and the kinds of session: `sessions` for work that writes, `read_sessions`
+    for safe requests (the difference matters only to SQLite's locking), `statement_reads` for
+    the hot paths' few reads of their own."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -160,6 +161,19 @@ class Database:
             bind=self.engine.execution_options(**{READ_ONLY_OPTION: True}),
             expire_on_commit=False,
             info=self.session_info,
+        )
+        # On PostgreSQL, statements that each run in a transaction of their own: READ COMMITTED
+        # gives every statement its own snapshot anyway, so a transaction around a page's reads
+        # only added a BEGIN and a ROLLBACK round trip to it. On SQLite, `read_sessions` (one
+        # read transaction is one consistent snapshot there, and costs nothing).
+        self.statement_reads = (
+            self.read_sessions
+            if self.is_sqlite
+            else sessionmaker(
+                bind=self.engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY_OPTION: True}),
+                expire_on_commit=False,
+                info=self.session_info,
+            )
         )
         dialect = "sqlite" if self.is_sqlite else "postgresql"
         self.request_slots = POOL_SIZE[dialect] + POOL_OVERFLOW[dialect] - RESERVED_CONNECTIONS

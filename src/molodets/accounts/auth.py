@@ -177,7 +177,7 @@ async def get_detached_viewer(request: Request) -> Viewer:
         return Viewer()  # a guest: nothing to look up, so no hop to a worker thread
 
     def lookup() -> Viewer:
-        with runtime.db.read_sessions() as session:
+        with runtime.db.statement_reads() as session:
             return _authenticate(session, authorization, cookie)
 
     viewer = await run_in_threadpool(lookup)

@@ -96,7 +96,7 @@ def _page_json(
 ) -> bytes | str:
     """The page's JSON, or (unless `settled`) the viewer's key while their last events wait to be
     written."""
-    with runtime.db.read_sessions() as session:
+    with runtime.db.statement_reads() as session:
         viewer = viewer_ref(request, response, authenticate_safe_request(session, request))
         if not settled and runtime.events.unwritten(viewer.key):
             return viewer.key

@@ -118,7 +118,7 @@ async def _events(runtime: Runtime, user: User, locale: str) -> AsyncIterator[st
 
 
 def _snapshot(runtime: Runtime, user: User, locale: str) -> str:
-    with runtime.db.read_sessions() as session:
+    with runtime.db.statement_reads() as session:
         page = service.list_inbox(session, user=user, cursor=None, limit=1)
         unread = service.unread_count(session, user_id=user.id)
     items = inbox_items(page, runtime.storage, locale)

@@ -31,7 +31,7 @@ def _video_id_of(key: str) -> int | None:
 
 def _is_public(runtime: RuntimeDep, video_id: int) -> bool:
     """A public video of a public account: its objects are served without a signature."""
-    with runtime.db.read_sessions() as session:
+    with runtime.db.statement_reads() as session:
         row = session.execute(
             select(Video.visibility, User.is_private)
             .join(User, User.id == Video.author_id)

@@ -196,7 +196,7 @@ def _viewer_from_cookie(request: Request) -> Viewer:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return Viewer()
-    db = get_runtime(request).db.read_sessions()
+    db = get_runtime(request).db.statement_reads()
     try:
         found = service.find_session(db, cookie)
     except Exception:  # noqa: BLE001 - an error page must render even when the database is down
