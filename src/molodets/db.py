@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     any_,
     bindparam,
+    cast,
     create_engine,
     event,
     func,
@@ -219,7 +220,9 @@ def in_id_param(
     """`in_id_set` with the ids in the bound parameter `name`, for a statement built once and
     executed with `{name: id_set_value(dialect, ids)}`."""
     if dialect == "postgresql":
-        return column == any_(bindparam(name, value, type_=postgresql.ARRAY(BigInteger)))
+        # The ids travel as the text of an array: psycopg adapts a list of a few hundred ints in
+        # Python, element by element (~0.5 ms for 600), and a string in one go.
+        return column == any_(cast(bindparam(name, value, type_=String), postgresql.ARRAY(BigInteger)))
     members: Select[int] = select(literal_column("value", BigInteger)).select_from(
         func.json_each(bindparam(name, value, type_=String))
     )
@@ -229,7 +232,9 @@ def in_id_param(
 def id_set_value(dialect: str, ids: Iterable[int]) -> object:
     """The value of an `in_id_param` parameter."""
     values = sorted({int(value) for value in ids})
-    return values if dialect == "postgresql" else orjson.dumps(values).decode()
+    if dialect == "postgresql":
+        return "{" + ",".join(map(str, values)) + "}"
+    return orjson.dumps(values).decode()
 
 
 def after_commit(session: Session, callback: Callable[[], object]) -> None:
