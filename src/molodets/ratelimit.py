@@ -91,10 +91,9 @@ class FileStorage(Storage, MovingWindowSupport):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
+        self._path = path
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        self._connection.execute("PRAGMA synchronous=NORMAL")
+        self._connection: sqlite3.Connection | None = None
         with self._transaction() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS hits"
@@ -103,6 +102,17 @@ class FileStorage(Storage, MovingWindowSupport):
             db.execute("CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at)")
             db.execute("CREATE INDEX IF NOT EXISTS hits_expires ON hits (expires)")
 
+    def _open(self) -> sqlite3.Connection:
+        """The connection, opened again after `close`: like the engine after `dispose`, a closed
+        runtime's limiter still works if used again (an app's shutdown closes its runtime)."""
+        if self._connection is None:
+            self._connection = sqlite3.connect(
+                self._path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+        return self._connection
+
     @property
     def base_exceptions(self) -> type[Exception]:
         return sqlite3.Error
@@ -110,13 +120,14 @@ class FileStorage(Storage, MovingWindowSupport):
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE")
+            db = self._open()
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._connection
+                yield db
             except BaseException:
-                self._connection.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self._connection.execute("COMMIT")
+            db.execute("COMMIT")
 
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
@@ -135,9 +146,13 @@ class FileStorage(Storage, MovingWindowSupport):
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
         with self._lock:
-            oldest, count = self._connection.execute(
-                "SELECT min(at), total(amount) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
-            ).fetchone()
+            oldest, count = (
+                self._open()
+                .execute(
+                    "SELECT min(at), total(amount) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
+                )
+                .fetchone()
+            )
         return (float(oldest), int(count)) if count else (now, 0)
 
     def clear(self, key: str) -> None:
@@ -150,12 +165,14 @@ class FileStorage(Storage, MovingWindowSupport):
 
     def check(self) -> bool:
         with self._lock:
-            row = self._connection.execute("SELECT 1").fetchone()
+            row = self._open().execute("SELECT 1").fetchone()
         return bool(row == (1,))
 
     def close(self) -> None:
         with self._lock:
-            self._connection.close()
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         raise NotImplementedError("fixed windows: Molodets counts moving windows only")
