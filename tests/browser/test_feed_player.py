@@ -250,17 +250,28 @@ def test_two_hundred_swipes_keep_memory_flat(
         page.wait_for_timeout(60)
     before = heap()
     # 200 swipes (three down, one up: net 100 forward, so the feed wraps around), each a real
-    # keydown to the player's listener, a frame apart; the ids on screen are collected.
+    # keydown to the player's listener, a frame apart; the ids on screen are collected. A swipe
+    # past the last video loaded stays put while the next page comes (the player asks for it):
+    # on a busy machine it may, so such a swipe is repeated until it moves (for up to 5 s).
     seen = page.evaluate(
         """async () => {
             const seen = new Set();
             const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+            const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+            const active = () => document.querySelector("[data-slide][data-active]");
+            const swipe = (key) => new KeyboardEvent("keydown", {key, bubbles: true, cancelable: true});
             for (let n = 0; n < 200; n += 1) {
                 const key = n % 4 === 3 ? "ArrowUp" : "ArrowDown";
-                document.dispatchEvent(new KeyboardEvent("keydown", {key, bubbles: true, cancelable: true}));
-                await frame();
-                seen.add(document.querySelector("[data-slide][data-active]").dataset.videoId);
-                if (n % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+                const from = active().dataset.index;
+                const deadline = performance.now() + 5000;
+                for (;;) {
+                    document.dispatchEvent(swipe(key));
+                    await frame();
+                    if (active().dataset.index !== from || performance.now() > deadline) break;
+                    await sleep(50);
+                }
+                seen.add(active().dataset.videoId);
+                if (n % 20 === 0) await sleep(50);
             }
             return [...seen];
         }"""
