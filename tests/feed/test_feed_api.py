@@ -193,6 +193,10 @@ def test_the_next_page_waits_for_the_viewers_last_events_but_no_one_else_does(
         real_write(taken)
 
     monkeypatch.setattr(runtime.events, "_write", slow_write)
+    # The page waits at most 0.25 s; on a busy machine the write after the 0.2 s sleep may take
+    # longer than the 50 ms left, so here the wait may last a second (it ends when written).
+    real_settle = runtime.events.settle
+    monkeypatch.setattr(runtime.events, "settle", lambda viewer: real_settle(viewer, timeout=1.0))
     batch = [
         {"type": kind, "video_id": played, "ts": int(time.time() * 1000), "source": "for_you"}
         for kind in ("impression", "play")
