@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session
 
 from molodets.app import create_app
-from molodets.db import Base
+from molodets.db import READ_ONLY_OPTION, Base
 from molodets.feed import recommender
 from molodets.migrations import upgrade
 from molodets.runtime import Runtime, build_runtime
@@ -33,6 +33,18 @@ from molodets.settings import Settings, load_settings
 IN_CI = os.environ.get("CI", "").lower() == "true"
 S3_ACCESS_KEY = "molodets-test"
 S3_SECRET_KEY = "molodets-test-secret"
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _read_sessions_never_write(connection: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    """Read sessions (every GET request's among them) only read: on PostgreSQL their statements
+    are not wrapped in a transaction (`Database.statement_reads`), and on SQLite a deferred
+    transaction that writes contends for the write lock. Any write in one fails the test."""
+    if connection.get_execution_options().get(READ_ONLY_OPTION) and statement.lstrip()[:6].upper() in _WRITES:
+        raise AssertionError(f"a read session wrote: {statement[:120]}")
+
+
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE"})
 
 
 def service_unavailable(reason: str) -> None:

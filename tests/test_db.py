@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from psycopg import pq
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
@@ -56,3 +57,8 @@ def test_statement_reads_skip_the_transaction_on_postgresql_only(runtime: Runtim
             with factory() as session:
                 session.execute(select(User.id).limit(1))
                 assert _in_transaction(session)
+
+
+def test_the_suite_fails_a_write_in_a_read_session(runtime: Runtime) -> None:
+    with runtime.db.statement_reads() as reads, pytest.raises(AssertionError, match="a read session wrote"):
+        reads.execute(delete(User).where(User.id == -1))

@@ -147,9 +147,9 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """The engine and the kinds of session: `sessions` for work that writes, `read_sessions`
-    for safe requests (the difference matters only to SQLite's locking), `statement_reads` for
-    the hot paths' few reads of their own."""
+    """The engine and the kinds of session: `sessions` for work that writes; `read_sessions`
+    for reads in one transaction (the difference matters only to SQLite's locking);
+    `statement_reads` for safe requests and the hot paths' reads of their own."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -33,13 +33,15 @@ async def _request_session(
     """The request's one transaction: committed after the handler returns and before the
     response is sent (so a failed commit is an error response, not a lost write), rolled back if
     the handler raises. (On SQLite a writing request authenticates in a short read transaction
-    of its own first: `accounts.auth.get_viewer`.)
+    of its own first: `accounts.auth.get_viewer`.) A safe request only reads: its statements
+    run as `Database.statement_reads` (on PostgreSQL, no transaction around them; the test
+    suite fails any write in a read session).
 
     Making the session does no I/O (it connects at its first statement), so it is made on the
     event loop; only its end (commit or rollback, and close) goes to a worker thread, shielded
     from cancellation so the connection always returns to the pool: one hop, not two."""
     runtime = get_runtime(request)
-    factory = runtime.db.read_sessions if request.method in SAFE_METHODS else runtime.db.sessions
+    factory = runtime.db.statement_reads if request.method in SAFE_METHODS else runtime.db.sessions
     session = factory()
     try:
         yield session
