@@ -33,6 +33,7 @@ from molodets.settings import Settings, load_settings
 IN_CI = os.environ.get("CI", "").lower() == "true"
 S3_ACCESS_KEY = "molodets-test"
 S3_SECRET_KEY = "molodets-test-secret"
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE"})
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -42,9 +43,6 @@ def _read_sessions_never_write(connection: Connection, _cursor: Any, statement: 
     transaction that writes contends for the write lock. Any write in one fails the test."""
     if connection.get_execution_options().get(READ_ONLY_OPTION) and statement.lstrip()[:6].upper() in _WRITES:
         raise AssertionError(f"a read session wrote: {statement[:120]}")
-
-
-_WRITES = frozenset({"INSERT", "UPDATE", "DELETE"})
 
 
 def service_unavailable(reason: str) -> None:

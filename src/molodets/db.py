@@ -147,9 +147,10 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """The engine and the kinds of session: `sessions` for work that writes; `read_sessions`
-    for reads in one transaction (the difference matters only to SQLite's locking);
-    `statement_reads` for safe requests and the hot paths' reads of their own."""
+    """The engine and the kinds of session: `sessions` for work that writes; `statement_reads`
+    for every read on a request's path; `read_sessions` for a job's reads that need one
+    transaction (a chunked read's server-side cursor). Reads and writes differ on SQLite in
+    locking, reads of the two kinds only on PostgreSQL (below)."""
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -39,7 +39,7 @@ def _release_revisions() -> tuple[frozenset[str], frozenset[str]]:
 
 def _check_database(runtime: Runtime) -> None:
     # A read session: on SQLite a writing one would queue behind the event writer's write lock.
-    with runtime.db.read_sessions() as session:
+    with runtime.db.statement_reads() as session:
         connection = session.connection()
         current: set[str] = set()
         if inspect(connection).has_table(VERSION_TABLE):

@@ -53,7 +53,7 @@ def check_login(request: Request, db: Session, *, login: str, password: str) -> 
     # The password is verified in a short read-only session, before the request's own (writing)
     # transaction begins: on SQLite that one holds the only write lock, and argon2 takes ~0.1 s.
     try:
-        with runtime.db.read_sessions() as reader:
+        with runtime.db.statement_reads() as reader:
             user_id = service.check_credentials(reader, login=login, password=password).id
     except Problem:
         runtime.limiter.hit(LOGIN_FAILURES_PER_ACCOUNT, account_key)

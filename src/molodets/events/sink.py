@@ -135,7 +135,7 @@ class EventSink:
             else:
                 missing.append(raw)
         if missing:
-            with self._db.read_sessions() as session:
+            with self._db.statement_reads() as session:
                 looked_up = service.durations(session, missing)
             expires = now + DURATION_TTL_SECONDS
             for raw in missing:

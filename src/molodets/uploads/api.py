@@ -116,7 +116,7 @@ async def _load(runtime: Runtime, upload_id: str, user: User) -> Upload:
     number = _parse_id(upload_id)
 
     def load() -> Upload:
-        with runtime.db.read_sessions() as session:
+        with runtime.db.statement_reads() as session:
             return service.get_owned_upload(session, upload_id=number, user_id=user.id)
 
     return await run_in_threadpool(load)

@@ -55,7 +55,7 @@ async def follow_progress(video_id: str, viewer: DetachedViewerDep, runtime: Run
     user = viewer.user
 
     def current() -> dict[str, object]:
-        with runtime.db.read_sessions() as session:
+        with runtime.db.statement_reads() as session:
             video = service.get_visible_video(session, video_id=wanted, viewer=user)
             if user is None or user.id != video.author_id:
                 raise Problem(404, "video_not_found", "No such video.")
