@@ -100,7 +100,9 @@ TOPIC_WINDOW = 4
 INTEREST_PRIOR = 0.15  # a viewer's positive reactions per exposure, before they have any
 INTEREST_STRENGTH = 2.0
 BASELINE_STRENGTH = 10.0  # pseudo-exposures behind INTEREST_PRIOR in a viewer's baseline
-TAG_SHARE_RANGE = 3.0  # a hashtag's prior is its catalogue share over the average, within 1/3..3x
+# A hashtag's prior is its catalogue share over the average, within 1/1.5..1.5x: wider, an unknown
+# big topic's prior (baseline x 3) outdrew a topic the viewer had just watched to the end.
+TAG_SHARE_RANGE = 1.5
 MAX_INTEREST_PRIOR = 0.9
 # Thompson draws of interest come from a posterior this many times sharper than the counts:
 # exploration enough to find a new viewer's topics, without burying what they just showed.
