@@ -224,4 +224,4 @@ def test_the_next_page_waits_for_the_viewers_last_events_but_no_one_else_does(
     assert mine_took >= 0.2  # it waited for the write
     assert played not in page
     assert len(page) == 11
-    assert other_took < 0.15  # built meanwhile, not behind the wait
+    assert other_took < 0.2  # built meanwhile: anything behind the wait ends after the 0.2 s sleep
