@@ -309,9 +309,9 @@ def test_private_blocked_and_removed_videos_are_never_offered(db: Session, creat
 def test_what_a_viewer_just_did_changes_their_very_next_page(
     flushing_client: TestClient, db: Session, creators: list[User]
 ) -> None:
-    # Cooking comes from six creators, so the creator gap (one in any four) can always be kept
-    # with cooking alone.
-    for n in range(10):
+    # Cooking comes from six creators, three videos each, so the creator gap (one in any four)
+    # can always be kept with cooking alone, whichever four the first page played.
+    for n in range(18):
         make_ready_video(db, creators[n % 6], caption=f"#cooking {n}", duration_ms=20_000)
         make_ready_video(db, creators[6 + n % 2], caption=f"#gaming {n}", duration_ms=20_000)
     headers = bearer(db, make_user(db, username="watcher"))
