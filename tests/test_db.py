@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from psycopg import pq
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
@@ -62,3 +64,48 @@ def test_statement_reads_skip_the_transaction_on_postgresql_only(runtime: Runtim
 def test_the_suite_fails_a_write_in_a_read_session(runtime: Runtime) -> None:
     with runtime.db.statement_reads() as reads, pytest.raises(AssertionError, match="a read session wrote"):
         reads.execute(delete(User).where(User.id == -1))
+
+
+def test_a_connection_idle_in_the_pool_is_pinged_before_use_and_replaced_if_broken(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection back from the pool within `IDLE_PING_SECONDS` goes to work unpinged (no round
+    trip); one idle longer is pinged, and one the server dropped meanwhile (a restart) is
+    replaced before any statement fails. One dropped while in busy use fails a statement once."""
+    if runtime.db.is_sqlite:
+        pytest.skip("pings are for PostgreSQL's pooled connections")
+    database = Database(runtime.db.url)
+    pings: list[object] = []
+    real_ping = database.engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(database.engine.dialect, "do_ping", counted_ping)
+
+    def backend() -> int:
+        with database.engine.connect() as connection:
+            return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    def drop(pid: int) -> None:
+        with runtime.db.engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    try:
+        first = backend()
+        assert backend() == first
+        assert pings == []
+        drop(first)
+        monkeypatch.setattr("molodets.db.IDLE_PING_SECONDS", 0.05)
+        time.sleep(0.1)
+        replaced = backend()
+        assert replaced != first
+        assert len(pings) == 1
+        monkeypatch.setattr("molodets.db.IDLE_PING_SECONDS", 60.0)
+        drop(replaced)
+        with pytest.raises(OperationalError):
+            backend()
+        assert backend() != replaced
+    finally:
+        database.dispose()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 import orjson
@@ -35,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -141,9 +144,34 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=POOL_SIZE["postgresql"], max_overflow=POOL_OVERFLOW["postgresql"]
-    )
+    engine = create_engine(url, pool_size=POOL_SIZE["postgresql"], max_overflow=POOL_OVERFLOW["postgresql"])
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+# A pooled PostgreSQL connection is pinged before use only if it sat idle in the pool this long.
+# SQLAlchemy's pre-ping would cost a round trip at every checkout (one in seven of a For You
+# page's); a database restart takes longer than this, so the connections it broke are found out
+# here anyway, and one that breaks in busy use fails its statement with a 503 (errors.py) and
+# invalidates the pool, as SQLAlchemy does with any disconnect.
+IDLE_PING_SECONDS = 1.0
+_IDLE_SINCE = "molodets_idle_since"
+
+
+def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    idle_since = record.info.pop(_IDLE_SINCE, None)
+    if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        # The pool discards every connection older than now and retries with a new one.
+        raise InvalidatePoolError() from error
 
 
 class Database:
