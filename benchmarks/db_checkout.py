@@ -21,13 +21,15 @@ from molodets.db import POOL_OVERFLOW, POOL_SIZE, Database
 
 def per_checkout(factory: sessionmaker, checkouts: int) -> tuple[float, float]:
     """Microseconds of wall and of this process's CPU per checkout and statement."""
-    for _ in range(200):  # warm: connections open, statements prepared
-        with factory() as session:
-            session.execute(text("SELECT 1")).scalar_one()
+
+    def run(times: int) -> None:
+        for _ in range(times):
+            with factory() as session:
+                session.execute(text("SELECT 1")).scalar_one()
+
+    run(200)  # warm: connections open, statements prepared
     wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(checkouts):
-        with factory() as session:
-            session.execute(text("SELECT 1")).scalar_one()
+    run(checkouts)
     return (time.perf_counter() - wall) / checkouts * 1e6, (time.process_time() - cpu) / checkouts * 1e6
 
 

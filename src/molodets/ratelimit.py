@@ -146,13 +146,10 @@ class FileStorage(Storage, MovingWindowSupport):
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
         with self._lock:
-            oldest, count = (
-                self._open()
-                .execute(
-                    "SELECT min(at), total(amount) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
-                )
-                .fetchone()
-            )
+            db = self._open()
+            oldest, count = db.execute(
+                "SELECT min(at), total(amount) FROM hits WHERE key = ? AND at > ?", (key, now - expiry)
+            ).fetchone()
         return (float(oldest), int(count)) if count else (now, 0)
 
     def clear(self, key: str) -> None:
