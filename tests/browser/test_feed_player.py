@@ -237,6 +237,8 @@ def test_video_page_share_tags_and_embed(
 def test_two_hundred_swipes_keep_memory_flat(
     page: Page, clips: list[dict[str, Any]], errors: list[str]
 ) -> None:
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/api/v1/" in request.url else None)
     page.goto("/")
     wait_playing(page)
     cdp = page.context.new_cdp_session(page)
@@ -292,6 +294,13 @@ def test_two_hundred_swipes_keep_memory_flat(
     assert counts["index"] >= 100, counts  # the feed wrapped around: it never dead-ends
     assert set(seen) >= {clip["id"] for clip in clips}
     assert after < before * 1.5 + 2_000_000, (before, after)
+    # Before it asks for a page, the player sends its events and waits until they are written
+    # (whichever web process builds the page must see them).
+    pages = [n for n, url in enumerate(asked) if "/api/v1/feed/for-you" in url]
+    waited = [n for n, url in enumerate(asked) if url.endswith("/api/v1/events?wait=true")]
+    assert pages, asked
+    assert waited, asked
+    assert waited[0] < pages[0], asked
     wait_playing(page, 0.2)
     assert errors == []
 

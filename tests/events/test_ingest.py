@@ -59,9 +59,9 @@ def test_a_batch_is_stored_and_counts_views_once_a_day(
         event(video, "replay", loops=1),
         event(video, "play"),  # the replay's play: not a second view
     ]
-    response = client.post("/api/v1/events", json={"events": batch}, headers=headers)
+    response = client.post("/api/v1/events", params={"wait": "true"}, json={"events": batch}, headers=headers)
     assert response.status_code == 202, response.text
-    assert response.json() == {"accepted": 6, "dropped": {}}
+    assert response.json() == {"accepted": 6, "dropped": {}, "written": True}
     assert views_of(client, video) == 1
     again = client.post("/api/v1/events", json={"events": [event(video)]}, headers=headers)
     assert again.json()["accepted"] == 1
@@ -89,11 +89,13 @@ def test_impossible_events_are_dropped_and_counted(client: TestClient, db: Sessi
         event(video, "progress", watched_ms=duration * 5 + 60_000, loops=1),
         event(video, "progress", watched_ms=duration * 3, loops=2),  # looped: possible
     ]
-    response = client.post("/api/v1/events", json={"events": batch}, headers=bearer(db, make_user(db)))
+    headers = bearer(db, make_user(db))
+    response = client.post("/api/v1/events", params={"wait": "true"}, json={"events": batch}, headers=headers)
     assert response.status_code == 202
     assert response.json() == {
         "accepted": 2,
         "dropped": {"unknown_video": 1, "stale": 1, "future": 1, "impossible_watch": 1},
+        "written": True,
     }
     assert db.scalar(select(func.count()).select_from(WatchEvent)) == 2
 

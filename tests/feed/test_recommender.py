@@ -12,18 +12,21 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from molodets.accounts.models import User
+from molodets.app import create_app
 from molodets.events import service as events
+from molodets.events.models import WatchEvent
 from molodets.events.schemas import EventIn
 from molodets.feed import recommender
 from molodets.feed.models import CoEngagement, VideoStats, ViewerProfile
 from molodets.feed.ranking import RankWeights
 from molodets.feed.recommender import ViewerRef, build_page, decode_cursor
 from molodets.feed.tasks import refresh_planner_statistics
-from molodets.runtime import Runtime
+from molodets.runtime import Runtime, build_runtime
+from molodets.settings import Settings
 from molodets.social import service as social
 from molodets.videos.models import Video
 from tests.factories.accounts import bearer, make_user
@@ -306,9 +309,8 @@ def test_private_blocked_and_removed_videos_are_never_offered(db: Session, creat
     assert ids == [kept.id]
 
 
-def test_what_a_viewer_just_did_changes_their_very_next_page(
-    flushing_client: TestClient, db: Session, creators: list[User]
-) -> None:
+def _cooking_or_gaming(db: Session, creators: list[User]) -> dict[str, str]:
+    """Two topics, and a viewer about to show which one they like; their API headers."""
     # Cooking comes from six creators, three videos each, so the creator gap (one in any four)
     # can always be kept with cooking alone, whichever four the first page played.
     for n in range(18):
@@ -316,28 +318,71 @@ def test_what_a_viewer_just_did_changes_their_very_next_page(
         make_ready_video(db, creators[6 + n % 2], caption=f"#gaming {n}", duration_ms=20_000)
     headers = bearer(db, make_user(db, username="watcher"))
     db.rollback()  # leave the database to the event writer
-    first = flushing_client.get("/api/v1/feed/for-you", params={"limit": 4}, headers=headers).json()
-    shown = {item["id"]: item["caption"] for item in first["items"]}
-    batch = []
-    for video_id, caption in shown.items():
-        if "#cooking" in caption:
+    return headers
+
+
+def _loves_cooking(page: dict[str, Any]) -> list[dict[str, object]]:
+    """Events of watching the page's cooking videos to the end and turning the rest away."""
+    batch: list[dict[str, object]] = []
+    for item in page["items"]:
+        if "#cooking" in item["caption"]:
             batch += [
-                {"type": kind, "video_id": video_id, "ts": now_ms(), "watched_ms": 20_000}
+                {"type": kind, "video_id": item["id"], "ts": now_ms(), "watched_ms": 20_000}
                 for kind in ("impression", "play", "complete", "progress")
             ]
         else:
             batch += [
-                {"type": kind, "video_id": video_id, "ts": now_ms(), "watched_ms": 500}
+                {"type": kind, "video_id": item["id"], "ts": now_ms(), "watched_ms": 500}
                 for kind in ("impression", "play", "skip")
             ]
-            batch.append({"type": "not_interested", "video_id": video_id, "ts": now_ms()})
-    assert flushing_client.post("/api/v1/events", json={"events": batch}, headers=headers).status_code == 202
+            batch.append({"type": "not_interested", "video_id": item["id"], "ts": now_ms()})
+    return batch
+
+
+def _mostly_cooking(first: dict[str, Any], following: dict[str, Any]) -> None:
+    captions = [item["caption"] for item in following["items"]]
+    assert not {item["id"] for item in first["items"]} & {item["id"] for item in following["items"]}
+    assert sum("#cooking" in caption for caption in captions) >= 5, captions
+
+
+def test_what_a_viewer_just_did_changes_their_very_next_page(
+    flushing_client: TestClient, db: Session, creators: list[User]
+) -> None:
+    headers = _cooking_or_gaming(db, creators)
+    first = flushing_client.get("/api/v1/feed/for-you", params={"limit": 4}, headers=headers).json()
+    posted = flushing_client.post("/api/v1/events", json={"events": _loves_cooking(first)}, headers=headers)
+    assert posted.status_code == 202
     following = flushing_client.get(
         "/api/v1/feed/for-you", params={"limit": 6, "cursor": first["next_cursor"]}, headers=headers
     ).json()
-    captions = [item["caption"] for item in following["items"]]
-    assert not set(shown) & {item["id"] for item in following["items"]}
-    assert sum("#cooking" in caption for caption in captions) >= 5, captions
+    _mostly_cooking(first, following)
+
+
+def test_the_next_page_from_another_web_process_reflects_events_posted_with_wait(
+    settings: Settings, runtime: Runtime, db: Session, creators: list[User]
+) -> None:
+    """Behind a round-robin front (or `serve --workers 2`), the player's events may reach one
+    web process and its next page another, which cannot see the first one's queue: events posted
+    with `wait=true` are written before the answer leaves."""
+    headers = _cooking_or_gaming(db, creators)
+    other = build_runtime(settings)
+    try:
+        web_a = TestClient(create_app(runtime), raise_server_exceptions=False)
+        web_b = TestClient(create_app(other), raise_server_exceptions=False)
+        first = web_a.get("/api/v1/feed/for-you", params={"limit": 4}, headers=headers).json()
+        posted = web_a.post(
+            "/api/v1/events", params={"wait": "true"}, json={"events": _loves_cooking(first)}, headers=headers
+        )
+        assert posted.status_code == 202
+        assert posted.json()["written"] is True
+        stored = db.scalar(select(func.count()).select_from(WatchEvent))
+        assert stored == posted.json()["accepted"], "the answer left before its events were written"
+        following = web_b.get(
+            "/api/v1/feed/for-you", params={"limit": 6, "cursor": first["next_cursor"]}, headers=headers
+        ).json()
+        _mostly_cooking(first, following)
+    finally:
+        other.close()
 
 
 def test_a_guest_has_a_feed_that_learns(

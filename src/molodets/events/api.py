@@ -47,16 +47,25 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
     },
 )
 async def post_events(
-    request: Request, response: Response, viewer: DetachedViewerDep, runtime: RuntimeDep
+    request: Request,
+    response: Response,
+    viewer: DetachedViewerDep,
+    runtime: RuntimeDep,
+    wait: bool = False,
 ) -> IngestOut:
     """Store a batch of up to 100 watch events. Impossible ones are dropped and counted in the
     answer, not refused: one bad event must not lose the batch. Accepted events are written
-    within a moment, together with other requests' (see events/sink.py)."""
+    within a moment, together with other requests' (see events/sink.py).
+
+    `wait=true` answers only once they are written (at most a quarter of a second): the player
+    sends its last events so before it asks for the next page, which any web process may build
+    and which must reflect them."""
     batch = await _read_batch(request)
     key = guests.viewer_key(request, response, viewer.user)
     now_ms = int(time.time() * 1000)
     result = await run_in_threadpool(_limited_submit, runtime, key, batch, now_ms)
-    return IngestOut(accepted=result.accepted, dropped=dict(result.dropped))
+    written = await runtime.events.settled(key) if wait else not runtime.events.unwritten(key)
+    return IngestOut(accepted=result.accepted, dropped=dict(result.dropped), written=written)
 
 
 def _limited_submit(runtime: Runtime, key: str, batch: EventBatchIn, now_ms: int) -> service.IngestResult:

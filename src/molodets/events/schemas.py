@@ -47,3 +47,7 @@ class IngestOut(BaseModel):
     dropped: dict[str, int] = Field(
         description="Events refused, by reason: unknown_video, stale, future, impossible_watch."
     )
+    written: bool = Field(
+        description="Whether every accepted event of this viewer was stored when the answer left: "
+        "with `wait=true` it is, unless the database took longer than a quarter of a second."
+    )

@@ -90,25 +90,27 @@ class EventSink:
                 self._lock.wait(timeout=0.01)
             return True
 
-    def settle(self, viewer: str, timeout: float = 0.25) -> None:
+    def settle(self, viewer: str, timeout: float = 0.25) -> bool:
         """Wait (briefly) until this viewer's queued events are written: the For You page they
-        ask for next must reflect what they just did."""
+        ask for next must reflect what they just did. False if some were still unwritten."""
         deadline = time.monotonic() + timeout
         with self._lock:
             if not self._unwritten[viewer]:
-                return
+                return True
             self._lock.notify_all()
             while self._unwritten[viewer] and time.monotonic() < deadline:
                 self._lock.wait(timeout=0.01)
+            return not self._unwritten[viewer]
 
     def unwritten(self, viewer: str) -> int:
         """This viewer's events queued or being written now."""
         return self._unwritten[viewer]
 
-    async def settled(self, viewer: str) -> None:
+    async def settled(self, viewer: str) -> bool:
         """`settle` from the event loop: a worker thread only when there is something to wait for."""
-        if self.unwritten(viewer):
-            await anyio.to_thread.run_sync(self.settle, viewer)
+        if not self.unwritten(viewer):
+            return True
+        return await anyio.to_thread.run_sync(self.settle, viewer)
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush, then stop the writer: a batch still being retried gets one more attempt, and

@@ -26,7 +26,7 @@ function push(type, videoId, extra = {}) {
   else if (!flushTimer) flushTimer = setTimeout(flush, FLUSH_MS);
 }
 
-function flush({ beacon = false } = {}) {
+function flush({ beacon = false, written = false } = {}) {
   clearTimeout(flushTimer);
   flushTimer = 0;
   if (!queue.length) return Promise.resolve();
@@ -36,7 +36,7 @@ function flush({ beacon = false } = {}) {
     const form = new URLSearchParams({ events: body, csrf_token: csrf() });
     if (navigator.sendBeacon(ENDPOINT, form)) return Promise.resolve();
   }
-  return fetch(ENDPOINT, {
+  return fetch(written ? `${ENDPOINT}?wait=true` : ENDPOINT, {
     method: "POST",
     credentials: "same-origin",
     keepalive: true,
@@ -148,15 +148,16 @@ function onClick(event) {
   else if (event.target.closest('a[href^="/@"]')) report("profile_visit");
 }
 
-/** Send what is queued now (before asking for the next page, which should reflect it); never
- *  rejects. The viewing on screen reports its progress so far first. */
+/** Send what is queued now and resolve once it is written (before asking for the next page,
+ *  which should reflect it whichever web process builds it); never rejects. The viewing on
+ *  screen reports its progress so far first. */
 export function flushWatchEvents() {
   if (viewing) {
     const state = viewing;
     push("progress", state.id, { watched_ms: watched(state), loops: state.loops, source: state.source });
     state.reportedAt = state.watchedMs;
   }
-  return flush();
+  return flush({ written: true });
 }
 
 /** Start reporting for the player. `source` is the feed's (for_you, following, profile...). */
