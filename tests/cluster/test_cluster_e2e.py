@@ -1,7 +1,8 @@
 """Scale-out mode end to end, on a real cluster of processes (`molodets.cluster`): an upload cut
 on one web process and resumed on the other, a worker's transcode played from the bucket, a
 like on one process pushed live to a stream held by the other, a worker SIGKILLed mid-ladder
-losing nothing, and web processes restarted without losing a session."""
+losing nothing, web processes restarted without losing a session, and a viewer's events sent
+to one web process shaping the next page built by the other."""
 
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from molodets.cluster import FRONT, WEB_A, WEB_B, WORKERS, Cluster
 from molodets.db import transaction, utcnow
+from molodets.events.models import WatchEvent
 from molodets.runtime import Runtime
 from molodets.uploads.parts import WRITE_BATCH_BYTES
 from molodets.videos import tasks
 from molodets.videos.models import Rendition, Video
 from tests.cluster.conftest import child_processes, is_alive, wait_for
-from tests.factories.accounts import DEFAULT_PASSWORD
+from tests.factories.accounts import DEFAULT_PASSWORD, make_user
+from tests.feed.support import assert_mostly_cooking, cooking_or_gaming, loves_cooking
 from tests.mediaclips import make_clip
 from tests.uploads.support import is_locked
 
@@ -116,6 +119,36 @@ def test_the_front_round_robins_over_both_web_processes(cluster: Cluster, http: 
     served = [requests_served(http, base, "/healthz") - was for base, was in zip(webs, before, strict=True)]
     assert sum(served) == 10
     assert min(served) > 0, served  # both took a share
+
+
+def test_events_sent_to_one_web_process_shape_the_next_page_from_the_other(
+    cluster: Cluster, cluster_runtime: Runtime, http: httpx.Client
+) -> None:
+    """The player sends its last events with `wait=true` before it asks for the next page, so
+    the page reflects them whichever web process builds it. (Before the uploads below: the
+    catalogue is these two topics only.)"""
+    with cluster_runtime.db.sessions() as session:
+        headers = cooking_or_gaming(session, [make_user(session) for _ in range(8)])
+    web_a, web_b = cluster.url(WEB_A), cluster.url(WEB_B)
+    # B has its catalogue-wide figures at hand (a guest's page), so it answers at once.
+    assert http.get(f"{web_b}/api/v1/feed/for-you").status_code == 200
+    first = http.get(f"{web_a}/api/v1/feed/for-you", params={"limit": 4}, headers=headers)
+    assert first.status_code == 200, first.text
+    posted = http.post(
+        f"{web_a}/api/v1/events",
+        params={"wait": "true"},
+        json={"events": loves_cooking(first.json())},
+        headers=headers,
+    )
+    assert posted.status_code == 202, posted.text
+    assert posted.json()["written"] is True
+    with cluster_runtime.db.read_sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(WatchEvent))
+    assert stored == posted.json()["accepted"], "the answer left before its events were written"
+    page_two = {"limit": 6, "cursor": first.json()["next_cursor"]}
+    following = http.get(f"{web_b}/api/v1/feed/for-you", params=page_two, headers=headers)
+    assert following.status_code == 200, following.text
+    assert_mostly_cooking(first.json(), following.json())
 
 
 def test_upload_cut_on_a_resumed_on_b_then_played_and_liked_live(

@@ -29,8 +29,9 @@ from molodets.runtime import Runtime, build_runtime
 from molodets.settings import Settings
 from molodets.social import service as social
 from molodets.videos.models import Video
-from tests.factories.accounts import bearer, make_user
+from tests.factories.accounts import make_user
 from tests.factories.videos import make_ready_video
+from tests.feed.support import assert_mostly_cooking, cooking_or_gaming, loves_cooking
 from tests.videos.test_pipeline import run_job_directly
 
 
@@ -309,53 +310,17 @@ def test_private_blocked_and_removed_videos_are_never_offered(db: Session, creat
     assert ids == [kept.id]
 
 
-def _cooking_or_gaming(db: Session, creators: list[User]) -> dict[str, str]:
-    """Two topics, and a viewer about to show which one they like; their API headers."""
-    # Cooking comes from six creators, three videos each, so the creator gap (one in any four)
-    # can always be kept with cooking alone, whichever four the first page played.
-    for n in range(18):
-        make_ready_video(db, creators[n % 6], caption=f"#cooking {n}", duration_ms=20_000)
-        make_ready_video(db, creators[6 + n % 2], caption=f"#gaming {n}", duration_ms=20_000)
-    headers = bearer(db, make_user(db, username="watcher"))
-    db.rollback()  # leave the database to the event writer
-    return headers
-
-
-def _loves_cooking(page: dict[str, Any]) -> list[dict[str, object]]:
-    """Events of watching the page's cooking videos to the end and turning the rest away."""
-    batch: list[dict[str, object]] = []
-    for item in page["items"]:
-        if "#cooking" in item["caption"]:
-            batch += [
-                {"type": kind, "video_id": item["id"], "ts": now_ms(), "watched_ms": 20_000}
-                for kind in ("impression", "play", "complete", "progress")
-            ]
-        else:
-            batch += [
-                {"type": kind, "video_id": item["id"], "ts": now_ms(), "watched_ms": 500}
-                for kind in ("impression", "play", "skip")
-            ]
-            batch.append({"type": "not_interested", "video_id": item["id"], "ts": now_ms()})
-    return batch
-
-
-def _mostly_cooking(first: dict[str, Any], following: dict[str, Any]) -> None:
-    captions = [item["caption"] for item in following["items"]]
-    assert not {item["id"] for item in first["items"]} & {item["id"] for item in following["items"]}
-    assert sum("#cooking" in caption for caption in captions) >= 5, captions
-
-
 def test_what_a_viewer_just_did_changes_their_very_next_page(
     flushing_client: TestClient, db: Session, creators: list[User]
 ) -> None:
-    headers = _cooking_or_gaming(db, creators)
+    headers = cooking_or_gaming(db, creators)
     first = flushing_client.get("/api/v1/feed/for-you", params={"limit": 4}, headers=headers).json()
-    posted = flushing_client.post("/api/v1/events", json={"events": _loves_cooking(first)}, headers=headers)
+    posted = flushing_client.post("/api/v1/events", json={"events": loves_cooking(first)}, headers=headers)
     assert posted.status_code == 202
     following = flushing_client.get(
         "/api/v1/feed/for-you", params={"limit": 6, "cursor": first["next_cursor"]}, headers=headers
     ).json()
-    _mostly_cooking(first, following)
+    assert_mostly_cooking(first, following)
 
 
 def test_the_next_page_from_another_web_process_reflects_events_posted_with_wait(
@@ -364,14 +329,14 @@ def test_the_next_page_from_another_web_process_reflects_events_posted_with_wait
     """Behind a round-robin front (or `serve --workers 2`), the player's events may reach one
     web process and its next page another, which cannot see the first one's queue: events posted
     with `wait=true` are written before the answer leaves."""
-    headers = _cooking_or_gaming(db, creators)
+    headers = cooking_or_gaming(db, creators)
     other = build_runtime(settings)
     try:
         web_a = TestClient(create_app(runtime), raise_server_exceptions=False)
         web_b = TestClient(create_app(other), raise_server_exceptions=False)
         first = web_a.get("/api/v1/feed/for-you", params={"limit": 4}, headers=headers).json()
         posted = web_a.post(
-            "/api/v1/events", params={"wait": "true"}, json={"events": _loves_cooking(first)}, headers=headers
+            "/api/v1/events", params={"wait": "true"}, json={"events": loves_cooking(first)}, headers=headers
         )
         assert posted.status_code == 202
         assert posted.json()["written"] is True
@@ -380,7 +345,7 @@ def test_the_next_page_from_another_web_process_reflects_events_posted_with_wait
         following = web_b.get(
             "/api/v1/feed/for-you", params={"limit": 6, "cursor": first["next_cursor"]}, headers=headers
         ).json()
-        _mostly_cooking(first, following)
+        assert_mostly_cooking(first, following)
     finally:
         other.close()
 
