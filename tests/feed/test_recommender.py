@@ -119,7 +119,7 @@ def test_a_new_viewer_is_first_offered_the_big_topics(db: Session, creators: lis
         make_ready_video(db, creators[n], caption=f"#knitting {n}", duration_ms=20_000)
     db.commit()
     recommender._popular_tags_cache.clear()
-    popular = recommender._popular_tags(db)
+    popular = recommender._popular_tags(db, now_ms())
     assert popular == {"football": 30, "knitting": 3}
     picks = [
         recommender._InterestDraws({}, np.random.default_rng(seed), popular).best(1)[0] for seed in range(200)
@@ -409,7 +409,7 @@ def test_followed_creators_videos_are_candidates_in_a_few_statement_shapes(
         ref = ViewerRef(key=f"u{viewer.id}", user=viewer)
         profile: dict[str, Any] = {}
         interest = recommender._InterestDraws(
-            profile, np.random.default_rng(1), recommender._popular_tags(db)
+            profile, np.random.default_rng(1), recommender._popular_tags(db, now_ms())
         )
         authors = social.followee_id_list(db, viewer_id=viewer.id, at_most=recommender.FOLLOWED_AUTHORS)
         pools.append(recommender._candidate_ids(db, ref, profile, interest, [], authors)[0])

@@ -35,7 +35,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple, TypeGuard, TypeVar
 
 import numpy as np
 import orjson
@@ -111,7 +111,8 @@ CREATOR_STRENGTH = 3.0
 SLATE_SECONDS = 60  # a viewer's candidates are reused for this long (SlateCache)
 SLATE_REFILL = 3  # and while this many pages of unserved ones are left
 SLATE_VIEWERS = 5_000  # slates kept per process (the least recently used go first)
-CACHE_TTL_SECONDS = 60.0  # per-process caches of catalogue-wide figures (quantiles, popular hashtags)
+# Per-process caches of catalogue-wide figures (quantiles, popular hashtags), on the page's clock.
+CACHE_TTL_MS = 60_000
 _MAX_CURSOR_LENGTH = 4096
 
 
@@ -271,7 +272,7 @@ def build_page(
     served, recent_creators = decode_cursor(cursor)
     profile = _profile(session, viewer.key, now_ms)
     avoid = {*served, *exclude}
-    interest = _InterestDraws(profile, rng, _popular_tags(session))
+    interest = _InterestDraws(profile, rng, _popular_tags(session, now_ms))
     seeds = tuple(profile.get("r", [])[-PAIR_SEEDS:])
     slate = slates.get(viewer, now_ms, seeds) if slates is not None else None
     hidden = social.hidden_author_ids(session, viewer=viewer.user)  # read once a page, never kept
@@ -330,7 +331,7 @@ def _build_slate(
     impressions = counts["impressions"]
     mean_watch = counts["watch_ms"] / np.maximum(impressions, 1)
     durations = np.array([candidate.duration_ms for candidate in candidates], dtype=np.float64)
-    quantile = _watch_quantiles(session, durations, mean_watch)
+    quantile = _watch_quantiles(session, durations, mean_watch, now_ms)
     watch_quantile = (quantile * impressions + 0.5 * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
     by_author = np.array([candidate.creator for candidate in candidates], dtype=np.float64).reshape(
         len(candidates), len(online.RANK_INPUTS) - 1
@@ -588,22 +589,31 @@ def _candidate_statement(
     return union_all(*arms)
 
 
-_popular_tags_cache: dict[str, tuple[float, dict[str, int]]] = {}
+_Figures = TypeVar("_Figures")
+_popular_tags_cache: dict[str, tuple[int, dict[str, int]]] = {}
 
 
-def _popular_tags(session: Session) -> dict[str, int]:
+def _cached(cache: dict[str, tuple[int, _Figures]], session: Session, now_ms: int) -> _Figures | None:
+    """Figures read less than `CACHE_TTL_MS` before `now_ms`, the page's own clock: the
+    simulator's clock in a simulation, so its results do not depend on the machine's speed."""
+    cached = cache.get(str(session.get_bind().engine.url))
+    if cached is not None and 0 <= now_ms - cached[0] < CACHE_TTL_MS:
+        return cached[1]
+    return None
+
+
+def _popular_tags(session: Session, now_ms: int) -> dict[str, int]:
     """The catalogue's most used hashtags and their numbers of videos (read at most once a
     minute per process): the topics a viewer can be offered before they have shown any taste."""
-    key = str(session.get_bind().engine.url)
-    cached = _popular_tags_cache.get(key)
-    if cached is None or cached[0] < time.monotonic():
+    popular = _cached(_popular_tags_cache, session, now_ms)
+    if popular is None:
         count = func.count().label("uses")
         found = session.execute(
             select(VideoTag.tag, count).group_by(VideoTag.tag).order_by(count.desc()).limit(POPULAR_TAGS)
         )
-        cached = (time.monotonic() + CACHE_TTL_SECONDS, {tag: int(uses) for tag, uses in found})
-        _popular_tags_cache[key] = cached
-    return cached[1]
+        popular = {tag: int(uses) for tag, uses in found}
+        _popular_tags_cache[str(session.get_bind().engine.url)] = (now_ms, popular)
+    return popular
 
 
 def _visible(
@@ -762,7 +772,9 @@ class _InterestDraws:
 
     def best(self, count: int) -> list[str]:
         """The `count` hashtags among the viewer's and the popular ones that draw highest."""
-        pool = list({*self._counts, *self._popular})
+        # In a fixed order (not a set's, which changes with each process's string hashing): the
+        # same generator gives the same draws to the same hashtags, and a simulation repeats.
+        pool = list(dict.fromkeys([*self._counts, *self._popular]))
         drawn = dict(zip(pool, self.draws(pool), strict=True))
         return sorted(pool, key=lambda tag: -drawn[tag])[:count]
 
@@ -888,7 +900,7 @@ def _best(
     return best
 
 
-_quantile_cache: dict[str, tuple[float, dict[int, np.ndarray]]] = {}
+_quantile_cache: dict[str, tuple[int, dict[int, np.ndarray]]] = {}
 
 
 def forget_catalogue_figures() -> None:
@@ -902,12 +914,13 @@ _QUANTILE_POINTS = np.linspace(0, 1, 21)
 _BUCKET_EDGES_MS = np.array(DURATION_BUCKETS_S, dtype=np.float64) * 1000  # as duration_bucket
 
 
-def _watch_quantiles(session: Session, durations_ms: np.ndarray, mean_watch: np.ndarray) -> np.ndarray:
+def _watch_quantiles(
+    session: Session, durations_ms: np.ndarray, mean_watch: np.ndarray, now_ms: int
+) -> np.ndarray:
     """Where each candidate's mean watch time per impression falls among videos of its duration
     bucket (0..1). The buckets' distributions are read at most once a minute per process."""
-    key = str(session.get_bind().engine.url)
-    cached = _quantile_cache.get(key)
-    if cached is None or cached[0] < time.monotonic():
+    references = _cached(_quantile_cache, session, now_ms)
+    if references is None:
         rows = session.execute(
             select(VideoStats.duration_ms, VideoStats.watch_ms, VideoStats.impressions)
             .where(VideoStats.impressions >= PRIOR_IMPRESSIONS)
@@ -917,18 +930,15 @@ def _watch_quantiles(session: Session, durations_ms: np.ndarray, mean_watch: np.
         by_bucket: dict[int, list[float]] = {}
         for duration, watch, impressions in rows:
             by_bucket.setdefault(duration_bucket(duration), []).append(watch / impressions)
-        cached = (
-            time.monotonic() + CACHE_TTL_SECONDS,
-            {
-                bucket: np.quantile(np.array(means), _QUANTILE_POINTS)
-                for bucket, means in by_bucket.items()
-                if len(means) >= 10
-            },
-        )
-        _quantile_cache[key] = cached
+        references = {
+            bucket: np.quantile(np.array(means), _QUANTILE_POINTS)
+            for bucket, means in by_bucket.items()
+            if len(means) >= 10
+        }
+        _quantile_cache[str(session.get_bind().engine.url)] = (now_ms, references)
     buckets = np.searchsorted(_BUCKET_EDGES_MS, durations_ms, side="right")
     result = np.full(len(durations_ms), 0.5)
-    for bucket, reference in cached[1].items():
+    for bucket, reference in references.items():
         members = buckets == bucket
         if members.any():
             result[members] = np.interp(mean_watch[members], reference, _QUANTILE_POINTS)
