@@ -89,7 +89,13 @@ def test_events_update_the_video_stats_once_per_viewing(db: Session, creators: l
     assert profile is not None
     exposure, positive = profile.state["t"]["cats"]
     assert exposure == pytest.approx(1.0)
-    assert positive == pytest.approx(1.5)  # the long view and the completion
+    assert positive == pytest.approx(1.5)  # the long view's time (18 s) and the completion
+    # Time short of a long view earns its share of the credit, counted once however reported.
+    record(db, "u3", *watched(video, 4_500), ("progress", video, {"watched_ms": 9_000}))
+    record(db, "u3", ("progress", video, {"watched_ms": 9_000}))
+    halfway = db.get(ViewerProfile, "u3")
+    assert halfway is not None
+    assert halfway.state["t"]["cats"] == pytest.approx([1.0, 0.5])
 
 
 def test_a_reaction_to_a_video_of_several_hashtags_credits_the_one_the_viewer_likes(
