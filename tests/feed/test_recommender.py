@@ -5,7 +5,6 @@ very next page through the HTTP API."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -31,12 +30,8 @@ from molodets.social import service as social
 from molodets.videos.models import Video
 from tests.factories.accounts import make_user
 from tests.factories.videos import make_ready_video
-from tests.feed.support import assert_mostly_cooking, cooking_or_gaming, loves_cooking
+from tests.feed.support import assert_mostly_cooking, cooking_or_gaming, loves_cooking, now_ms
 from tests.videos.test_pipeline import run_job_directly
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def record(db: Session, viewer: str, *happened: tuple[str, Video, dict[str, Any]]) -> None:
