@@ -208,6 +208,15 @@ def test_not_interested_removes_the_creator(db: Session, creators: list[User]) -
     assert len(others) == 12
 
 
+def test_reactions_sent_without_impressions_never_break_a_page(db: Session, creators: list[User]) -> None:
+    # A client that never sends impressions: more completes than impressions must not make a
+    # rate above 1 (and a Beta posterior with a negative parameter).
+    videos = [make_ready_video(db, creators[0], caption=f"#news {n}", duration_ms=20_000) for n in range(3)]
+    for crowd in range(10):
+        record(db, f"a{crowd}", *(("complete", video, {"watched_ms": 20_000}) for video in videos))
+    assert set(page_ids(db, ViewerRef(key="u1"))) == {video.id for video in videos}
+
+
 def test_pages_keep_creators_apart_and_never_repeat_in_a_session(db: Session, creators: list[User]) -> None:
     made = [make_ready_video(db, creators[n % 5], caption=f"clip {n}") for n in range(25)]
     by_id = {video.id: video.author_id for video in made}

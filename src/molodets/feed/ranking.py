@@ -61,7 +61,10 @@ class RankWeights:
 def shrunk(
     count: NDArray[np.float64], impressions: NDArray[np.float64], prior: float | NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    return (count + prior * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
+    """The rate of `count` per impression, shrunk towards `prior`. A count above the impressions
+    (a client that sends no impression before a complete) counts as one per impression: a rate
+    is never above 1."""
+    return (np.minimum(count, impressions) + prior * PRIOR_IMPRESSIONS) / (impressions + PRIOR_IMPRESSIONS)
 
 
 def creator_priors(counts: dict[str, NDArray[np.float64]]) -> dict[str, NDArray[np.float64]]:
