@@ -19,7 +19,7 @@ from molodets.app import create_app
 from molodets.events import service as events
 from molodets.events.models import WatchEvent
 from molodets.events.schemas import EventIn
-from molodets.feed import recommender
+from molodets.feed import online, recommender
 from molodets.feed.models import CoEngagement, VideoStats, ViewerProfile
 from molodets.feed.ranking import RankWeights
 from molodets.feed.recommender import ViewerRef, build_page, decode_cursor
@@ -198,14 +198,53 @@ def test_a_viewer_gets_more_of_what_they_watch_and_less_of_what_they_skip(
     assert np.mean(cat_share) >= 0.75, cat_share
 
 
-def test_not_interested_removes_the_creator(db: Session, creators: list[User]) -> None:
-    pushy = [make_ready_video(db, creators[0], caption=f"#news {n}") for n in range(6)]
+def test_not_interested_keeps_the_creator_out_until_nothing_else_is_left(
+    db: Session, creators: list[User]
+) -> None:
+    # Everyone else watches this creator to the end and skips the rest: no audience value
+    # brings the creator back before what the viewer never reacted to.
+    pushy = [make_ready_video(db, creators[0], caption=f"#news {n}", duration_ms=20_000) for n in range(6)]
     others = [make_ready_video(db, creators[1 + n % 6], caption=f"#news other {n}") for n in range(12)]
+    for crowd in range(20):
+        record(
+            db,
+            f"a{crowd}",
+            *(event for video in pushy for event in [*watched(video, 20_000), ("complete", video, {})]),
+            *(event for video in others for event in [*watched(video, 500), ("skip", video, {})]),
+        )
     record(db, "u9", *watched(pushy[0], 1_000), ("not_interested", pushy[0], {}))
-    for seed in range(5):
-        ids = page_ids(db, ViewerRef(key="u9"), limit=8, seed=seed)
-        assert not {v.id for v in pushy} & set(ids[:6]), seed
-    assert len(others) == 12
+    viewer, cursor, served = ViewerRef(key="u9"), None, []
+    while True:
+        page = build_page(db, viewer=viewer, limit=6, cursor=cursor, rng=np.random.default_rng(len(served)))
+        served += page.items
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert set(served[:12]) == {video.id for video in others}
+    assert set(served[12:]) == {video.id for video in pushy}
+    profile = db.get(ViewerProfile, "u9")
+    assert profile is not None
+    assert online.turned_away(profile.state, now_ms()) == [creators[0].id]
+    assert online.turned_away(profile.state, now_ms() + (online.TURNED_AWAY_DAYS + 1) * 86_400_000) == []
+
+
+def test_not_interested_in_a_topic_turns_the_next_pages_to_another(db: Session) -> None:
+    makers = [make_user(db, username=f"maker{n}") for n in range(12)]
+    gaming = [make_ready_video(db, makers[n % 6], caption=f"#gaming {n}") for n in range(18)]
+    cooking = [make_ready_video(db, makers[6 + n % 6], caption=f"#cooking {n}") for n in range(18)]
+    # Four gaming creators turned away; two are left, and an unknown topic must now beat theirs.
+    for video in gaming[:4]:
+        record(
+            db,
+            "u10",
+            ("impression", video, {}),
+            ("skip", video, {"watched_ms": 400}),
+            ("not_interested", video, {}),
+        )
+    cooking_ids = {video.id for video in cooking}
+    pages = [page_ids(db, ViewerRef(key="u10"), limit=4, seed=seed) for seed in range(40)]
+    shares = [sum(video_id in cooking_ids for video_id in page) / len(page) for page in pages]
+    assert np.mean(shares) >= 0.95, shares
 
 
 def test_reactions_sent_without_impressions_never_break_a_page(db: Session, creators: list[User]) -> None:

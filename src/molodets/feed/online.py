@@ -32,6 +32,8 @@ RECENT_POSITIVES = 8
 WATCH_MEMORY = 64  # per viewer: how much of their latest viewings was already counted
 MAX_TAGS = 300
 MAX_CREATORS = 300
+TURNED_AWAY_DAYS = 30  # a creator the viewer said "not interested" to stays out of For You this long
+MAX_TURNED_AWAY = 200
 PAIR_WINDOW = 5  # a positive pairs with this many of the viewer's previous positives
 
 # Engagement counted by trending, and the positive weight a reaction adds to a viewer's interest.
@@ -43,7 +45,11 @@ _INTEREST = {"complete": 0.5, "like": 1.0, "share": 1.5, "follow": 1.5, "replay"
 _PAIR_WEIGHT = {"long": 1.0, "like": 1.0, "share": 1.5, "follow": 1.5}  # of co-engagement
 _CREDIT_PRIOR = 0.15  # a hashtag's rate before any exposure, when a reaction's credit is shared
 _SKIP_EXPOSURE = 0.5  # a skip counts as this much extra exposure with nothing gained
-_HATE_EXPOSURE = {"t": 4.0, "c": 30.0}  # "not interested": that creator mostly goes
+# "Not interested": exposure with nothing gained for the video's hashtags and its creator. The
+# hashtags' share is also summed (state "h"), so that it lowers the hated hashtags against the
+# viewer's baseline rather than the baseline itself; the creator leaves For You for a while
+# (state "x", `turned_away`).
+_HATE_EXPOSURE = {"t": 4.0, "c": 30.0}
 NEW_VIDEO_QUALITY = 1.0  # a video no one has reacted to sits mid-table among its hashtag's
 # The stats counters (columns of feed_video_stats and feed_creator_stats) by the ranker's names.
 _RANK_NAMES = {
@@ -168,6 +174,8 @@ def _apply(
     elif kind is EventType.NOT_INTERESTED:
         delta.counts["hates"] += 1
         _expose(state, meta, _HATE_EXPOSURE["t"], creator=_HATE_EXPOSURE["c"])
+        state["h"] = state.get("h", 0.0) + _HATE_EXPOSURE["t"] * len(meta.tags)
+        _turn_away(state, meta.author_id, ts)
     elif kind is EventType.LIKE:
         delta.counts["likes"] += 1
         reactions.append("like")
@@ -230,6 +238,21 @@ def _expose(state: dict[str, Any], meta: _Meta, amount: float, *, creator: float
         tags.setdefault(tag, [0.0, 0.0])[0] += amount
     creators = state.setdefault("c", {})
     creators.setdefault(str(meta.author_id), [0.0, 0.0])[0] += amount if creator is None else creator
+
+
+def _turn_away(state: dict[str, Any], author_id: int, ts_ms: int) -> None:
+    """Remember when the viewer last turned a creator away (the latest `MAX_TURNED_AWAY`)."""
+    turned: dict[str, int] = state.setdefault("x", {})
+    turned.pop(str(author_id), None)
+    turned[str(author_id)] = ts_ms
+    while len(turned) > MAX_TURNED_AWAY:
+        turned.pop(next(iter(turned)))
+
+
+def turned_away(profile: dict[str, Any], now_ms: int) -> list[int]:
+    """The creators the viewer said "not interested" to within `TURNED_AWAY_DAYS`."""
+    since = now_ms - TURNED_AWAY_DAYS * 86_400_000
+    return [int(author) for author, ts in profile.get("x", {}).items() if ts > since]
 
 
 def _reward(state: dict[str, Any], meta: _Meta, amount: float) -> None:
@@ -298,6 +321,8 @@ def decayed(state: dict[str, Any], *, since_ms: int, now_ms: int) -> dict[str, A
     if days <= 0.01:
         return state
     factor = 0.5 ** (days / PROFILE_HALF_LIFE_DAYS)
+    if "h" in state:
+        state["h"] *= factor
     for kind in ("t", "c"):
         state[kind] = {
             key: [exposure * factor, positive * factor]

@@ -396,23 +396,31 @@ def _choose(
     now_ms: int,
 ) -> list[int]:
     """The rows of the slate that make this page: the best of what the viewer has not played
-    lately, then (when that runs out) the best of what they have."""
+    lately, then (when that runs out) the best of what they have, and only when all that runs
+    out the creators they turned away lately."""
     if not len(slate.ids):
         return []
     values, exploring, urgent, claims = _values(slate, profile, interest, weights, rng, now_ms)
     open_rows = slate.open_rows(avoid)
+    welcome = ~np.isin(slate.authors, online.turned_away(profile, now_ms))
     chosen: list[int] = []
-    for seen, creators in ((False, recent_creators), (True, [])):
-        rows = np.flatnonzero((slate.seen == seen) & open_rows)
+    none = np.zeros(len(slate.ids), dtype=bool)
+    # Which rows, the creators to keep a gap from, and whether exploration takes slots.
+    passes: list[tuple[np.ndarray, list[int], bool]] = [
+        (~slate.seen & welcome, recent_creators, True),
+        (slate.seen & welcome, [], False),
+        (~welcome, [], False),
+    ]
+    for wanted, creators, explore in passes:
+        rows = np.flatnonzero(wanted & open_rows)
         if not len(rows) or len(chosen) >= limit:
             continue
-        none = np.zeros(len(rows), dtype=bool)
         picked = _rerank(
             slate.authors[rows].tolist(),
             slate.tags[rows].tolist(),
             values[rows],
-            none if seen else exploring[rows],
-            none if seen else urgent[rows],
+            (exploring if explore else none)[rows],
+            (urgent if explore else none)[rows],
             claims[rows],
             limit - len(chosen),
             weights,
@@ -745,7 +753,8 @@ class _InterestDraws:
         self._rng = rng
         self._draws: dict[str, float] = {}
         self._popular = popular
-        exposure = sum(counts[0] for counts in self._counts.values())
+        # "Not interested" lowers the hashtags it was said to, not the baseline.
+        exposure = max(sum(counts[0] for counts in self._counts.values()) - profile.get("h", 0.0), 0.0)
         positive = sum(min(counts[1], counts[0] + 1.0) for counts in self._counts.values())
         self._baseline = (positive + BASELINE_STRENGTH * INTEREST_PRIOR) / (exposure + BASELINE_STRENGTH)
         average = sum(popular.values()) / len(popular) if popular else 1.0
