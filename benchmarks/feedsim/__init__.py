@@ -33,8 +33,12 @@ count.
 Policies (same seeds, same worlds): random, popularity (most long views so far),
 coengagement (item-item co-occurrence of positives), als_daily (implicit's ALS retrained each
 simulated midnight), oracle (knows true utility and boredom), and the real recommender through
-its service functions on a migrated SQLite file: `molodets` writes each page's events at once,
+its service functions on a migrated SQLite file: `molodets` writes the events at once,
 `molodets_daily` holds them back until midnight (the same model, updated daily).
+
+Every policy is asked for pages as the web player asks: a first page of 6 (the slides that come
+with the HTML), then pages of 10, each asked for when 4 videos are left to play, after the
+events of those played so far are sent (runner.py: `FIRST_PAGE`, `PAGE_SIZE`, `FETCH_AHEAD`).
 
 Metrics, mean ±95 % CI over seeds: watch time and depth per session; valid / long / complete /
 positive / hate rates per impression; new users' first-session watch time and convergence

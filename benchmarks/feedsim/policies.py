@@ -48,10 +48,12 @@ class Policy(Protocol):
         """The user opens the app."""
 
     def page(self, user: int, seen: set[int], now_s: float, limit: int) -> list[int]:
-        """The next page for the user; `seen` is what they were shown before (never to repeat)."""
+        """The next page for the user; `seen` is what they were shown or have queued (never to
+        repeat)."""
 
     def observe(self, user: int, shown: list[Shown], now_s: float) -> None:
-        """The outcome of the page just watched (up to where the user stopped)."""
+        """The outcome of the videos played since the last call (the player sends its events
+        before it asks for a page, and as the viewer leaves)."""
 
     def close(self) -> None:
         """Release files and connections."""

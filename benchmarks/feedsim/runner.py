@@ -12,11 +12,14 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+
+from molodets.feed.pages import FIRST_PAGE
 
 from .policies import (
     AlsDailyPolicy,
@@ -32,7 +35,10 @@ from .real import MolodetsPolicy
 from .real_stats import RealStats
 from .world import DAY_S, Viewer, World, WorldSize
 
+# Pages as the web player gets them: the first with the HTML (feed/pages.py), the next from the
+# feed API (web/static/js/feed.js) when FETCH_AHEAD videos are left (web/static/js/player.js).
 PAGE_SIZE = 10
+FETCH_AHEAD = 4
 POLICIES = ("random", "popularity", "coengagement", "als_daily", "oracle", "molodets", "molodets_daily")
 REAL_POLICIES = ("molodets", "molodets_daily")
 GATE = "gate"  # the uniform-random policy on a bigger world of the same seed: rare rates need the sample
@@ -121,39 +127,47 @@ def simulate(name: str, size: WorldSize, seed: int, workdir: Path, weights: dict
             now = float(start)
             publish_until(now)
             policy.start_session(user, now)
-            depth, going = 0, True
-            while going:
-                publish_until(now)
-                tick = time.perf_counter()
-                page = policy.page(user, viewer.seen, now, PAGE_SIZE)
-                trace.page_ms.append((time.perf_counter() - tick) * 1000)
-                fresh = list(dict.fromkeys(video for video in page if video not in viewer.seen))
-                trace.repeats += len(page) - len(fresh)
-                if not fresh:
-                    trace.empty_pages += 1
+            # As the web player plays: the first page, then the next one asked for (after the
+            # events so far are sent) when `FETCH_AHEAD` videos are left to play.
+            queue: deque[int] = deque()
+            shown: list[Shown] = []
+            depth, limit = 0, FIRST_PAGE
+            while True:
+                if len(queue) <= FETCH_AHEAD and limit:
+                    policy.observe(user, shown, now)
+                    shown = []
+                    publish_until(now)
+                    tick = time.perf_counter()
+                    page = policy.page(user, viewer.seen | set(queue), now, limit)
+                    trace.page_ms.append((time.perf_counter() - tick) * 1000)
+                    fresh = [v for v in dict.fromkeys(page) if v not in viewer.seen and v not in queue]
+                    trace.repeats += len(page) - len(fresh)
+                    queue.extend(fresh)
+                    limit = PAGE_SIZE if fresh else 0  # nothing new: play out what is queued
+                    if not fresh:
+                        trace.empty_pages += 1
+                if not queue:
                     break
-                shown: list[Shown] = []
-                for video in fresh:
-                    response = world.respond(viewer, user, video)
-                    shown.append(Shown(video, response, now))
-                    for key, value in (
-                        ("session", number),
-                        ("user", user),
-                        ("video", video),
-                        ("at", now),
-                        ("watched", response.watched_s),
-                        ("utility", response.utility),
-                    ):
-                        rows[key].append(value)
-                    for key in FLAGS:
-                        flags[key].append(getattr(response, key))
-                    world.after(viewer, video, response)
-                    now += response.watched_s + world.behaviour.swipe_s
-                    depth += 1
-                    if not world.goes_on(viewer, user, depth, rng):
-                        going = False
-                        break
-                policy.observe(user, shown, now)
+                video = queue.popleft()
+                response = world.respond(viewer, user, video)
+                shown.append(Shown(video, response, now))
+                for key, value in (
+                    ("session", number),
+                    ("user", user),
+                    ("video", video),
+                    ("at", now),
+                    ("watched", response.watched_s),
+                    ("utility", response.utility),
+                ):
+                    rows[key].append(value)
+                for key in FLAGS:
+                    flags[key].append(getattr(response, key))
+                world.after(viewer, video, response)
+                now += response.watched_s + world.behaviour.swipe_s
+                depth += 1
+                if not world.goes_on(viewer, user, depth, rng):
+                    break
+            policy.observe(user, shown, now)  # what the player sends as the viewer leaves
         stats = getattr(policy, "stats", None)
         if isinstance(stats, RealStats):
             trace.real = stats

@@ -5,9 +5,12 @@ vectors retrained on simulated time and its ranking weights changed from the com
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from benchmarks.feedsim import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +71,10 @@ def test_the_simulator_refuses_weights_it_does_not_know() -> None:
         )
         assert done.returncode == 2, done.stderr
         assert message in done.stderr
+
+
+def test_the_simulated_player_asks_for_pages_as_the_web_player_does() -> None:
+    js = ROOT / "src" / "molodets" / "web" / "static" / "js"
+    player, feed = (js / "player.js").read_text(), (js / "feed.js").read_text()
+    assert re.search(rf"^const FETCH_AHEAD = {runner.FETCH_AHEAD};$", player, re.MULTILINE)
+    assert re.search(rf"^    this\.pageSize = {runner.PAGE_SIZE};$", feed, re.MULTILINE)
