@@ -172,6 +172,19 @@ def test_a_viewers_reactions_reshape_the_next_page_from_the_same_slate(
     assert len(again) <= 1, again
 
 
+def test_a_slate_left_with_turned_away_creators_only_is_read_afresh(
+    db: Session, catalogue: list[Video]
+) -> None:
+    slates = SlateCache()
+    viewer = ViewerRef(key="apicky")
+    first = build_page(db, viewer=viewer, limit=5, slates=slates)
+    one_each = {video.author_id: video for video in catalogue}
+    record(db, viewer.key, *(("not_interested", video, {}) for video in list(one_each.values())[:10]))
+    with candidate_reads(db) as reads:
+        build_page(db, viewer=viewer, limit=5, cursor=first.next_cursor, slates=slates)
+    assert len(reads) == 1, "two creators' videos are fewer than three pages"
+
+
 def test_the_cache_keeps_the_latest_viewers_and_drops_expired_slates(
     db: Session, catalogue: list[Video]
 ) -> None:

@@ -171,9 +171,13 @@ class _Slate:
         rows[_find(self.ids, np.fromiter(avoid, dtype=np.int64, count=len(avoid)))[0]] = False
         return rows
 
-    def unserved(self, avoid: Collection[int]) -> int:
-        """How many unseen candidates are not among `avoid`."""
-        return int((~self.seen & self.open_rows(avoid)).sum())
+    def welcome(self, turned_away: list[int]) -> np.ndarray:
+        """Which candidates are not by a creator the viewer turned away (`online.turned_away`)."""
+        return ~np.isin(self.authors, turned_away)
+
+    def unserved(self, avoid: Collection[int], turned_away: list[int]) -> int:
+        """How many unseen candidates are not among `avoid` nor by a creator turned away."""
+        return int((~self.seen & self.welcome(turned_away) & self.open_rows(avoid)).sum())
 
 
 class SlateCache:
@@ -280,12 +284,15 @@ def build_page(
         # A new session: the cursor that kept the last one's videos out is gone, so what the
         # viewer played since the slate was read is looked up (one statement, not a new slate).
         slate = replace(slate, seen=_played(session, viewer, slate.ids))
-    if slate is not None and slate.unserved(avoid) < SLATE_REFILL * limit:
+    turned_away = online.turned_away(profile, now_ms)
+    if slate is not None and slate.unserved(avoid, turned_away) < SLATE_REFILL * limit:
         slate = None
     for attempt in range(2):
         if slate is None:
             slate = _build_slate(session, viewer, profile, interest, avoid, hidden, seeds, now_ms, weights)
-        chosen = _choose(slate, profile, interest, avoid, recent_creators, limit, weights, rng, now_ms)
+        chosen = _choose(
+            slate, profile, interest, avoid, turned_away, recent_creators, limit, weights, rng, now_ms
+        )
         author_of = dict(zip(slate.ids[chosen].tolist(), slate.authors[chosen].tolist(), strict=True))
         items = _still_visible(session, list(author_of), hidden, now_ms)
         if len(items) == len(chosen) or attempt:
@@ -389,6 +396,7 @@ def _choose(
     profile: dict[str, Any],
     interest: _InterestDraws,
     avoid: Collection[int],
+    turned_away: list[int],
     recent_creators: list[int],
     limit: int,
     weights: RankWeights,
@@ -402,7 +410,7 @@ def _choose(
         return []
     values, exploring, urgent, claims = _values(slate, profile, interest, weights, rng, now_ms)
     open_rows = slate.open_rows(avoid)
-    welcome = ~np.isin(slate.authors, online.turned_away(profile, now_ms))
+    welcome = slate.welcome(turned_away)
     chosen: list[int] = []
     none = np.zeros(len(slate.ids), dtype=bool)
     # Which rows, the creators to keep a gap from, and whether exploration takes slots.
