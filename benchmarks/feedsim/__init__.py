@@ -32,7 +32,9 @@ count.
 
 Policies (same seeds, same worlds): random, popularity (most long views so far),
 coengagement (item-item co-occurrence of positives), als_daily (implicit's ALS retrained each
-simulated midnight), oracle (knows true utility and boredom), and the real recommender through
+simulated midnight), oracle (knows true utility and boredom), taste_oracle (knows every user's
+true tastes and boredom but not the videos' quality, which it learns from the long views it
+served: what knowing tastes alone is worth), and the real recommender through
 its service functions on a migrated SQLite file: `molodets` writes the events at once,
 `molodets_daily` holds them back until midnight (the same model, updated daily).
 

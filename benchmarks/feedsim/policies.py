@@ -1,9 +1,9 @@
 """Baseline policies, in memory and numpy-fast: what the real recommender must beat (random,
 popularity, item co-engagement, a daily ALS model) and what bounds it (an oracle that knows
-every user's true tastes).
+every user's true utility, and one that knows their tastes but not the videos' quality).
 
 Every policy sees the same thing the real app would: which videos exist and when they were
-published, and the impressions it served with their outcomes. Only the oracle reads the
+published, and the impressions it served with their outcomes. Only the oracles read the
 world's hidden truth."""
 
 from __future__ import annotations
@@ -239,8 +239,9 @@ class AlsDailyPolicy(_Base):
 
 
 class OraclePolicy(_Base):
-    """Knows each user's true utility now; fills the page greedily with the best unseen videos,
-    discounting a topic already shown in the last few items just as the user's boredom does."""
+    """Knows each user's true utility now (their tastes and every video's hidden quality); fills
+    the page greedily with the best unseen videos, discounting a topic already shown in the last
+    few items just as the user's boredom does."""
 
     name = "oracle"
     SHORTLIST = 60
@@ -252,7 +253,14 @@ class OraclePolicy(_Base):
     def page(self, user: int, seen: set[int], now_s: float, limit: int) -> list[int]:
         viewer = self.viewers[user]
         videos = np.flatnonzero(self._available(seen))
-        utility = self.world.utilities(viewer, user, videos)
+        return self._fill(viewer, videos, self._values(viewer, user, videos), limit)
+
+    def _values(self, viewer: Viewer, user: int, videos: NDArray[np.int64]) -> NDArray[np.float64]:
+        return self.world.utilities(viewer, user, videos)
+
+    def _fill(
+        self, viewer: Viewer, videos: NDArray[np.int64], utility: NDArray[np.float64], limit: int
+    ) -> list[int]:
         order = np.argsort(-utility)[: self.SHORTLIST]
         shortlist, values = videos[order], utility[order]
         topics = self.world.primary_topic[shortlist]
@@ -269,3 +277,49 @@ class OraclePolicy(_Base):
             picked.append(int(shortlist[best]))
             recent.append(int(topics[best]))
         return picked
+
+
+class TasteOraclePolicy(OraclePolicy):
+    """Knows each user's true tastes (their topics and language, and how much of a video's
+    quality they get from them) but not the videos' hidden quality, which it estimates from the
+    long views it served, as every other policy must: the bound on what knowing tastes alone
+    is worth. Each video's long views per unit of taste it was shown to, a Gamma posterior
+    shrunk towards its creator's (shrunk towards everyone's), sampled once per page, so an
+    unknown video gets its chance as in a bandit."""
+
+    name = "taste_oracle"
+    VIDEO_STRENGTH = 3.0  # units of taste behind a video's prior (its creator's rate)
+    CREATOR_STRENGTH = 5.0  # and behind a creator's (everyone's rate)
+
+    def __init__(self, world: World, seed: int, viewers: dict[int, Viewer]) -> None:
+        super().__init__(world, seed, viewers)
+        self.video_long = np.zeros(world.video_count)
+        self.video_taste = np.zeros(world.video_count)
+        self.creator_long = np.zeros(world.creator_count)
+        self.creator_taste = np.zeros(world.creator_count)
+
+    def observe(self, user: int, shown: list[Shown], now_s: float) -> None:
+        super().observe(user, shown, now_s)
+        videos = np.array([item.video for item in shown], dtype=np.int64)
+        if not len(videos):
+            return
+        # The taste at the moment of watching: the response said as much about the video as
+        # the user's taste for it allowed.
+        taste = self.world.tastes(self.viewers[user], user, videos)
+        long = np.array([float(item.response.long) for item in shown])
+        creators = self.world.creator[videos]
+        np.add.at(self.video_long, videos, long)
+        np.add.at(self.video_taste, videos, taste)
+        np.add.at(self.creator_long, creators, long)
+        np.add.at(self.creator_taste, creators, taste)
+
+    def _values(self, viewer: Viewer, user: int, videos: NDArray[np.int64]) -> NDArray[np.float64]:
+        overall = (self.creator_long.sum() + 1.0) / (self.creator_taste.sum() + 1.0)
+        creators = self.world.creator[videos]
+        creator_rate = (self.creator_long[creators] + self.CREATOR_STRENGTH * overall) / (
+            self.creator_taste[creators] + self.CREATOR_STRENGTH
+        )
+        shape = self.video_long[videos] + self.VIDEO_STRENGTH * creator_rate
+        rate = self.video_taste[videos] + self.VIDEO_STRENGTH
+        quality = self.rng.gamma(shape, 1.0 / rate)
+        return np.asarray(self.world.tastes(viewer, user, videos) * quality)

@@ -30,6 +30,7 @@ from .policies import (
     PopularityPolicy,
     RandomPolicy,
     Shown,
+    TasteOraclePolicy,
 )
 from .real import MolodetsPolicy
 from .real_stats import RealStats
@@ -39,7 +40,16 @@ from .world import DAY_S, Viewer, World, WorldSize
 # feed API (web/static/js/feed.js) when FETCH_AHEAD videos are left (web/static/js/player.js).
 PAGE_SIZE = 10
 FETCH_AHEAD = 4
-POLICIES = ("random", "popularity", "coengagement", "als_daily", "oracle", "molodets", "molodets_daily")
+POLICIES = (
+    "random",
+    "popularity",
+    "coengagement",
+    "als_daily",
+    "oracle",
+    "taste_oracle",
+    "molodets",
+    "molodets_daily",
+)
 REAL_POLICIES = ("molodets", "molodets_daily")
 GATE = "gate"  # the uniform-random policy on a bigger world of the same seed: rare rates need the sample
 GATE_MIN_USERS = 800
@@ -82,6 +92,8 @@ def make_policy(
         return AlsDailyPolicy(world, seed)
     if name == "oracle":
         return OraclePolicy(world, seed, viewers)
+    if name == "taste_oracle":
+        return TasteOraclePolicy(world, seed, viewers)
     if name in REAL_POLICIES:
         return MolodetsPolicy(world, seed, workdir, realtime=name == "molodets", weights=weights)
     raise ValueError(f"unknown policy {name!r}")

@@ -247,11 +247,16 @@ class World:
 
     def utilities(self, viewer: Viewer, user: int, videos: NDArray[np.int64]) -> NDArray[np.float64]:
         """True utility in [0, 1] of each video for this user now (before boredom)."""
+        return self.tastes(viewer, user, videos) * self.quality[videos] ** self.behaviour.quality_power
+
+    def tastes(self, viewer: Viewer, user: int, videos: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The share of each video's quality this user gets from it now: their taste for its
+        topics and language (utility is this times quality^`quality_power`)."""
         b = self.behaviour
         affinity = self.topic_weights[videos] @ viewer.interest / viewer.interest.max()
         language = np.where(self.language[videos] == self.user_language[user], 1.0, b.language_mismatch)
         appeal = b.general_appeal + (1.0 - b.general_appeal) * affinity**b.affinity_power
-        return np.asarray(appeal * self.quality[videos] ** b.quality_power * language)
+        return np.asarray(appeal * language)
 
     def boredom_factor(self, viewer: Viewer, videos: NDArray[np.int64]) -> NDArray[np.float64]:
         """How much recent same-topic videos dull each candidate (1 = not at all)."""
