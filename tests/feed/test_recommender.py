@@ -173,6 +173,24 @@ def test_a_clip_watched_to_the_end_outweighs_an_unknown_big_topic(db: Session, c
     assert np.mean(shares) >= 0.8, shares
 
 
+def test_a_viewers_language_is_a_signal(db: Session, creators: list[User]) -> None:
+    """Of videos alike but for their language, a viewer is offered those in theirs (their
+    account's, or their browser's for a guest)."""
+    videos = {
+        language: {
+            make_ready_video(
+                db, creators[offset + n % 4], caption=f"#travel {n}", duration_ms=20_000, language=language
+            ).id
+            for n in range(8)
+        }
+        for offset, language in ((0, "ru"), (4, "en"))
+    }
+    for language, own in videos.items():
+        for seed in range(5):
+            ids = page_ids(db, ViewerRef(key=f"a{language}", language=language), limit=6, seed=seed)
+            assert set(ids) <= own, (language, ids)
+
+
 def test_a_viewer_gets_more_of_what_they_watch_and_less_of_what_they_skip(
     db: Session, creators: list[User]
 ) -> None:
