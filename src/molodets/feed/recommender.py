@@ -15,7 +15,7 @@ re-ranked for variety, with a bounded share given to new videos still being expl
    topics that narrows as they react), the creator, the language, and the video's closeness
    to the viewer's interest vector.
 4. Re-rank greedily: no creator twice in any 4 consecutive items (across pages), a penalty for
-   repeating a hashtag within 4, at most `explore_share` of the page for exploring videos (and
+   repeating a hashtag within 5, at most `explore_share` of the page for exploring videos (and
    `first_hour_share` more while an upload in its first hour still lacks a first audience).
 
 The model (stats, profiles, pairs) is read from the database, so every web process serves the
@@ -96,7 +96,7 @@ EXPLORE_IMPRESSIONS = 20
 EXPLORE_HOURS = 24
 FIRST_HOUR_CLAIM = 10.0  # an upload in its first hour comes first for the exploration slots
 CREATOR_GAP = 3  # a creator appears at most once in any CREATOR_GAP + 1 consecutive items
-TOPIC_WINDOW = 4
+TOPIC_WINDOW = 5  # items of a page a hashtag's repeats are counted over (same_topic_penalty)
 INTEREST_PRIOR = 0.15  # a viewer's positive reactions per exposure, before they have any
 INTEREST_STRENGTH = 2.0
 BASELINE_STRENGTH = 10.0  # pseudo-exposures behind INTEREST_PRIOR in a viewer's baseline
